@@ -1,0 +1,66 @@
+# Letta Voice Stack. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PY := .stack/venv/bin/python
+PYTEST := .stack/venv/bin/pytest
+
+.PHONY: help up down status logs restart rooms smoke test test-unit test-stack lint bench chaos deploy backup restore clean clean-data
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+up: ## install what is missing, start every service, wait until healthy
+	@bash scripts/up.sh
+
+down: ## stop every service (data is kept)
+	@if [ -x $(PY) ]; then $(PY) -m services.stack down; else echo "The stack is not installed."; fi
+
+status: ## service, pid, port, health, uptime
+	@$(PY) -m services.stack status
+
+logs: ## last log lines of every service, or one: make logs s=letta (f=1 follows)
+	@$(PY) -m services.stack logs $(s) $(if $(f),--follow,)
+
+restart: ## restart one service: make restart s=agent
+	@$(PY) -m services.stack restart $(s)
+
+rooms: ## list LiveKit rooms and participants
+	@bash scripts/inspect-rooms
+
+smoke: ## prove the running stack works end to end
+	@$(PY) -m tests.smoke $(if $(json),--json,)
+
+test: ## every test: unit, then the native stack (started and stopped by the tests)
+	@bash scripts/install-python.sh >/dev/null
+	@$(PYTEST) tests
+
+test-unit: ## unit tests only (seconds, no services)
+	@$(PYTEST) -m unit tests/unit
+
+lint: ## ruff
+	@.stack/venv/bin/ruff check services tests
+
+bench: ## benchmarks; results appended to docs/benchmarks.md
+	@$(PY) -m tests.bench
+
+chaos: ## scripted faults against the native stack
+	@$(PYTEST) -m chaos tests/chaos
+
+deploy: ## deploy to a VM: make deploy HOST=user@host DOMAIN=voice.example.com
+	@bash scripts/deploy-vm.sh HOST=$(HOST) DOMAIN=$(DOMAIN)
+
+backup: ## dump Letta's database to backups/
+	@bash scripts/backup.sh
+
+restore: ## restore a dump: make restore FILE=backups/....dump (asks first)
+	@bash scripts/restore.sh FILE=$(FILE)
+
+clean: ## remove builds and venvs (keeps .stack/data)
+	@$(MAKE) --no-print-directory down
+	rm -rf .stack/venv .stack/letta-venv .stack/letta-migrations .stack/run .stack/cache/bin .stack/cache/stamps
+	@echo "Removed builds; data kept in .stack/data."
+
+clean-data: ## delete all data (Letta memory, database) after asking
+	@$(MAKE) --no-print-directory down
+	@read -r -p "Delete every assistant's memory in .stack/data? Type 'yes': " answer; \
+	  if [ "$$answer" = yes ]; then rm -rf .stack/data && echo "Data deleted."; else echo "Kept."; fi

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# System packages the native stack needs at run time: espeak-ng (offline TTS), unzip, runuser.
+# CI adds chromium for the browser tests with --with-browser.
+source "$(dirname "$0")/lib.sh"
+
+need=()
+command -v espeak-ng >/dev/null || need+=(espeak-ng)
+command -v unzip >/dev/null || need+=(unzip)
+command -v runuser >/dev/null || need+=(util-linux)
+if [[ "${1:-}" == "--with-browser" ]]; then
+  [[ -x /usr/bin/chromium ]] || need+=(chromium)
+  command -v sox >/dev/null || need+=(sox)
+fi
+step "System packages"
+if [[ ${#need[@]} -eq 0 ]]; then done_ "present"; exit 0; fi
+if [[ "$(id -u)" -ne 0 ]] || ! command -v apt-get >/dev/null; then
+  die "missing system packages: ${need[*]}. Install them (Debian/Ubuntu: sudo apt-get install ${need[*]}) and run again."
+fi
+info "apt-get install ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+done_ "installed ${need[*]}"

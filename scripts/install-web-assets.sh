@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Vendor livekit-client (pinned) from npm into services/web/static/vendor/ so the page works offline.
+source "$(dirname "$0")/lib.sh"
+
+LIVEKIT_CLIENT_VERSION="${LIVEKIT_CLIENT_VERSION:-2.23.0}"
+TARBALL="$STACK_CACHE_DIR/npm/livekit-client-$LIVEKIT_CLIENT_VERSION.tgz"
+VENDOR="$ROOT/services/web/static/vendor"
+TARGET="$VENDOR/livekit-client.umd.js"
+
+step "livekit-client $LIVEKIT_CLIENT_VERSION for the page"
+if [[ -s "$TARGET" && -f "$VENDOR/VERSION" && "$(cat "$VENDOR/VERSION")" == "$LIVEKIT_CLIENT_VERSION" ]]; then
+  done_ "already vendored in services/web/static/vendor/"; exit 0
+fi
+if [[ ! -s "$TARBALL" ]]; then
+  command -v npm >/dev/null || die "npm is not installed. Install Node.js/npm ('apt-get install npm') and run 'make up' again."
+  info "downloading livekit-client@$LIVEKIT_CLIENT_VERSION from the npm registry"
+  mkdir -p "$(dirname "$TARBALL")"
+  tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+  (cd "$tmp" && npm pack --silent "livekit-client@$LIVEKIT_CLIENT_VERSION" >/dev/null) \
+    || die "npm pack livekit-client@$LIVEKIT_CLIENT_VERSION failed (is the npm registry reachable?)"
+  mv "$tmp/livekit-client-$LIVEKIT_CLIENT_VERSION.tgz" "$TARBALL"
+else
+  info "using cached $TARBALL"
+fi
+mkdir -p "$VENDOR"
+tar -xzf "$TARBALL" -C "$VENDOR" --strip-components=2 package/dist/livekit-client.umd.js \
+  || die "the tarball has no dist/livekit-client.umd.js; delete $TARBALL and retry"
+grep -q "LivekitClient" "$TARGET" || die "$TARGET does not define LivekitClient"
+printf '%s' "$LIVEKIT_CLIENT_VERSION" >"$VENDOR/VERSION"
+done_ "vendored $(du -h "$TARGET" | cut -f1) into services/web/static/vendor/livekit-client.umd.js"

@@ -1,0 +1,1 @@
+"""The livekit-agents voice worker: dispatch handling, the Letta brain and offline speech plugins."""

@@ -1,0 +1,145 @@
+"""Request policy: whether this worker takes a job for a room (pure functions, no I/O).
+
+Exactly one of our agents per room: a live agent of ours already there (or a job of this worker
+for the room, pending or running) means reject; our own stale agent participants (gone, or not
+publishing long after joining) are removed; other participants are never touched.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+# How long an agent of ours may sit in a room without publishing audio before it counts as stale.
+PUBLISH_GRACE_S = 20.0
+
+
+class PState(StrEnum):
+    """A participant's connection state, as the server API reports it."""
+
+    JOINING = "joining"
+    JOINED = "joined"
+    ACTIVE = "active"
+    DISCONNECTED = "disconnected"
+
+
+@dataclass(frozen=True)
+class ParticipantView:
+    """What the request policy needs to know about one participant of the room."""
+
+    identity: str
+    is_agent: bool
+    state: PState
+    joined_at: float
+    publishing_audio: bool
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """Everything the decision depends on besides the room's participants."""
+
+    room: str
+    identity_prefix: str
+    now: float
+    busy_here: bool = False
+    local_jobs: int = 0
+    max_jobs: int = 4
+    publish_grace: float = PUBLISH_GRACE_S
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Accept or reject, and which stale agent participants of ours to remove first."""
+
+    accept: bool
+    reason: str
+    terminate: bool = True
+    remove: tuple[str, ...] = field(default_factory=tuple)
+
+
+def agent_identity(prefix: str, room: str) -> str:
+    """The stable identity of our agent in a room (a second join with it replaces the first)."""
+    return f"{prefix}-{room}"
+
+
+def is_ours(p: ParticipantView, prefix: str) -> bool:
+    return p.is_agent and p.identity.startswith(prefix)
+
+
+def is_live(p: ParticipantView, now: float, grace: float) -> bool:
+    """Connected, and either publishing audio or still inside its grace period after joining."""
+    if p.state is PState.DISCONNECTED:
+        return False
+    return p.publishing_audio or now - p.joined_at < grace
+
+
+def decide_request(snapshot: list[ParticipantView] | None, ctx: RequestContext) -> Decision:
+    """Decide a job request. ``snapshot`` None means the room's participants are not known (yet)."""
+    if ctx.busy_here:
+        return Decision(False, "this worker already serves the room")
+    if ctx.local_jobs >= ctx.max_jobs:
+        return Decision(False, f"worker at capacity ({ctx.local_jobs} jobs)", terminate=False)
+    ours = [p for p in snapshot or [] if is_ours(p, ctx.identity_prefix)]
+    stale = tuple(p.identity for p in ours if not is_live(p, ctx.now, ctx.publish_grace))
+    live = [p.identity for p in ours if is_live(p, ctx.now, ctx.publish_grace)]
+    if live:
+        return Decision(False, f"agent {live[0]} is already in the room", remove=stale)
+    return Decision(True, "room has no live agent of ours", remove=stale)
+
+
+class MetadataError(ValueError):
+    """Dispatch metadata without a usable Letta agent id."""
+
+
+def parse_dispatch_metadata(metadata: str | None, room_metadata: str | None = None) -> str:
+    """The Letta agent id from dispatch metadata, falling back to the room's metadata.
+
+    Raises MetadataError naming what is missing or malformed.
+    """
+    for source in (metadata, room_metadata):
+        if not source or not source.strip():
+            continue
+        try:
+            value = json.loads(source)
+        except json.JSONDecodeError:
+            if source is metadata:
+                raise MetadataError("dispatch metadata is not JSON") from None
+            continue
+        if not isinstance(value, dict):
+            if source is metadata:
+                raise MetadataError("dispatch metadata is not a JSON object")
+            continue
+        agent_id = value.get("letta_agent_id")
+        if agent_id is None:
+            continue
+        if not isinstance(agent_id, str) or not valid_agent_id(agent_id):
+            raise MetadataError(f"letta_agent_id {str(agent_id)[:80]!r} is not a Letta agent id")
+        return agent_id
+    raise MetadataError("no letta_agent_id in dispatch or room metadata")
+
+
+def valid_agent_id(agent_id: str) -> bool:
+    """Shape check of a Letta agent id ('agent-' + uuid-like); existence is checked against Letta."""
+    rest = agent_id.removeprefix("agent-")
+    return (
+        agent_id.startswith("agent-")
+        and 0 < len(rest) <= 64
+        and all(c.isalnum() or c == "-" for c in rest)
+    )
+
+
+def parse_switch_request(payload: str | bytes) -> str:
+    """The Letta agent id from a 'lvs.switch-agent' message: JSON {"letta_agent_id": "..."}."""
+    if isinstance(payload, bytes):
+        payload = payload.decode("utf-8", errors="replace")
+    try:
+        value = json.loads(payload)
+    except json.JSONDecodeError:
+        raise MetadataError("switch request is not JSON") from None
+    if not isinstance(value, dict) or not isinstance(value.get("letta_agent_id"), str):
+        raise MetadataError("switch request needs letta_agent_id")
+    agent_id = value["letta_agent_id"]
+    if not valid_agent_id(agent_id):
+        raise MetadataError(f"letta_agent_id {agent_id[:80]!r} is not a Letta agent id")
+    return agent_id

@@ -1,0 +1,156 @@
+"""Job request handling: the thin I/O around `policy.decide_request` (runs in the worker process)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from livekit import api
+from livekit.protocol import models
+
+from services.agent import metrics
+from services.agent.policy import (
+    Decision,
+    ParticipantView,
+    PState,
+    RequestContext,
+    agent_identity,
+    decide_request,
+)
+from services.shared.livekit import LETTA_AGENT_ATTRIBUTE, livekit_api
+from services.shared.logging import log_context
+from services.shared.settings import Settings
+
+if TYPE_CHECKING:
+    from livekit.agents import AgentServer, JobRequest
+
+log = logging.getLogger("lvs.agent.requests")
+
+# A claim without a running job expires after this long (the server's assignment timeout is 7.5 s).
+CLAIM_TTL_S = 12.0
+LIST_TIMEOUT_S = 3.0
+
+_STATES = {
+    models.ParticipantInfo.JOINING: PState.JOINING,
+    models.ParticipantInfo.JOINED: PState.JOINED,
+    models.ParticipantInfo.ACTIVE: PState.ACTIVE,
+    models.ParticipantInfo.DISCONNECTED: PState.DISCONNECTED,
+}
+
+
+def participant_view(info: models.ParticipantInfo) -> ParticipantView:
+    """The policy's view of a server-API participant."""
+    return ParticipantView(
+        identity=info.identity,
+        is_agent=info.kind == models.ParticipantInfo.AGENT,
+        state=_STATES.get(info.state, PState.ACTIVE),
+        joined_at=(info.joined_at_ms / 1000.0) if info.joined_at_ms else float(info.joined_at),
+        publishing_audio=any(t.type == models.TrackType.AUDIO for t in info.tracks),
+    )
+
+
+@dataclass
+class _Claim:
+    job_id: str
+    at: float
+    launched: bool = False
+
+
+class RequestHandler:
+    """`on_request` of the AgentServer: one decision per request, claims held in this process."""
+
+    def __init__(self, settings: Settings, server: AgentServer) -> None:
+        self._settings = settings
+        self._server = server
+        self._claims: dict[str, _Claim] = {}
+        self._lkapi: api.LiveKitAPI | None = None
+
+    def _busy_rooms(self, now: float) -> set[str]:
+        """Rooms with a running job of this worker, or a claim still waiting for its job to start."""
+        running = {(j.job.room.name, j.job.id) for j in self._server.active_jobs}
+        running_ids = {job_id for _, job_id in running}
+        for room, claim in list(self._claims.items()):
+            if claim.job_id in running_ids:
+                claim.launched = True
+            elif claim.launched or now - claim.at > CLAIM_TTL_S:
+                del self._claims[room]
+        return {room for room, _ in running} | set(self._claims)
+
+    def _context(self, room: str, now: float) -> RequestContext:
+        busy = self._busy_rooms(now)
+        return RequestContext(
+            room=room,
+            identity_prefix=self._settings.agent.identity_prefix,
+            now=now,
+            busy_here=room in busy,
+            local_jobs=len(busy),
+            max_jobs=self._settings.agent.max_jobs,
+        )
+
+    async def _snapshot(self, room: str) -> list[ParticipantView] | None:
+        if self._lkapi is None:
+            self._lkapi = livekit_api(self._settings)
+        try:
+            resp = await asyncio.wait_for(
+                self._lkapi.room.list_participants(api.ListParticipantsRequest(room=room)), LIST_TIMEOUT_S
+            )
+        except Exception as exc:  # the claim and the stable identity still keep one agent per room
+            log.warning("cannot list participants, deciding without them", extra={"error": repr(exc)})
+            return None
+        return [participant_view(p) for p in resp.participants]
+
+    async def _remove(self, room: str, identities: tuple[str, ...]) -> None:
+        assert self._lkapi is not None
+        for identity in identities:
+            try:
+                await self._lkapi.room.remove_participant(
+                    api.RoomParticipantIdentity(room=room, identity=identity)
+                )
+                log.info("removed stale agent participant", extra={"participant": identity})
+            except Exception as exc:
+                log.warning("cannot remove stale agent", extra={"participant": identity, "error": repr(exc)})
+
+    async def __call__(self, req: JobRequest) -> None:
+        room = req.room.name
+        with log_context(room=room, job=req.id):
+            early = decide_request(None, self._context(room, time.time()))
+            if not early.accept:
+                await self._answer(req, early)
+                return
+            snapshot = await self._snapshot(room)
+            # No await between deciding and claiming: concurrent requests see the claim.
+            now = time.time()
+            decision = decide_request(snapshot, self._context(room, now))
+            if decision.accept:
+                self._claims[room] = _Claim(req.id, now)
+            await self._answer(req, decision)
+
+    async def _answer(self, req: JobRequest, decision: Decision) -> None:
+        room = req.room.name
+        if decision.remove:
+            await self._remove(room, decision.remove)
+        if not decision.accept:
+            metrics.REJECTS.labels(reason="capacity" if not decision.terminate else "duplicate").inc()
+            log.info("rejecting job", extra={"reason": decision.reason})
+            await req.reject(terminate=decision.terminate)
+            return
+        from services.agent.policy import MetadataError, parse_dispatch_metadata
+
+        try:
+            letta_agent_id = parse_dispatch_metadata(req.job.metadata, req.room.metadata)
+        except MetadataError:
+            letta_agent_id = ""  # the job joins and says it cannot find the assistant
+        prefix = self._settings.agent.identity_prefix
+        log.info("accepting job", extra={"reason": decision.reason, "letta_agent_id": letta_agent_id})
+        try:
+            await req.accept(
+                name="Letta assistant",
+                identity=agent_identity(prefix, room),
+                attributes={LETTA_AGENT_ATTRIBUTE: letta_agent_id},
+            )
+        except Exception:
+            self._claims.pop(room, None)
+            raise

@@ -1,0 +1,72 @@
+"""The AgentServer of the voice worker, built from settings, and the runner behind `start`."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+
+from services.shared.settings import DispatchMode, Settings
+
+DRAIN_TIMEOUT_S = 60
+
+
+def agent_name(settings: Settings) -> str:
+    """Explicit dispatch registers under AGENT_NAME; automatic dispatch registers with no name."""
+    return settings.agent.name if settings.agent.dispatch is DispatchMode.EXPLICIT else ""
+
+
+def metrics_dir(settings: Settings) -> str:
+    return str(settings.stack.run_dir / "agent-metrics")
+
+
+def build_server(settings: Settings):  # -> AgentServer (import deferred: see run())
+    """An AgentServer with our request handler, prewarm and entrypoint, configured from settings."""
+    from livekit.agents import AgentServer
+
+    from services.agent.requests import RequestHandler
+    from services.agent.session import entrypoint, prewarm
+
+    server = AgentServer(
+        ws_url=settings.livekit.url,
+        api_key=settings.livekit.api_key,
+        api_secret=settings.livekit.api_secret.get_secret_value(),
+        host=settings.agent.bind,
+        port=settings.agent.port,
+        num_idle_processes=settings.agent.num_idle_processes,
+        # Capacity is counted in jobs by the request policy, not by CPU load (the CPU is shared).
+        load_threshold=math.inf,
+        drain_timeout=DRAIN_TIMEOUT_S,
+        setup_fnc=prewarm,
+        prometheus_port=settings.agent.metrics_port,
+        prometheus_multiproc_dir=metrics_dir(settings),
+    )
+    server.rtc_session(
+        entrypoint, agent_name=agent_name(settings), on_request=RequestHandler(settings, server)
+    )
+    return server
+
+
+def run(settings: Settings, log_level: str = "INFO") -> None:
+    """Run the worker until SIGTERM/SIGINT (which drain running jobs first)."""
+    # Multiprocess metrics must be on before prometheus_client is first imported (by livekit-agents).
+    os.makedirs(metrics_dir(settings), exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir(settings)
+
+    from livekit.agents.cli import cli as lk_cli
+    from livekit.agents.cli.proto import CliArgs
+
+    from services.agent.logctx import install_context_filter
+    from services.shared.logging import configure_logging
+
+    original_setup = lk_cli.setup_logging
+
+    def setup_logging(level: str, devmode: bool, console: bool, compact: bool = False) -> None:
+        # livekit's levels and noisy-logger silencing, then our JSON lines on stderr.
+        original_setup(level, devmode, console, compact)
+        configure_logging("agent", level=getattr(logging, level.upper(), logging.INFO))
+        install_context_filter()
+
+    lk_cli.setup_logging = setup_logging
+    server = build_server(settings)
+    lk_cli._run_worker(server, CliArgs(log_level=log_level, log_format="json"))

@@ -1,0 +1,251 @@
+"""The job entrypoint: one voice session in one room with one Letta agent."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from livekit import rtc
+from livekit.agents import AgentSession, JobContext, JobProcess, room_io
+from livekit.agents.types import APIConnectOptions
+from livekit.agents.voice import Agent
+from livekit.agents.voice.agent_session import SessionConnectOptions
+
+from services.agent import metrics
+from services.agent.brain import Lookup, lookup_agent
+from services.agent.policy import MetadataError, parse_dispatch_metadata, parse_switch_request
+from services.agent.providers import build_stt, build_tts, plan_speech
+from services.agent.voice import NOT_FOUND, SWITCH_FAILED, LettaVoiceAgent, switched_to
+from services.shared.livekit import LETTA_AGENT_ATTRIBUTE
+from services.shared.logging import bind_context
+from services.shared.settings import Settings, STTProvider, get_settings
+
+log = logging.getLogger("lvs.agent.session")
+
+SWITCH_TOPIC = "lvs.switch-agent"
+SUBSCRIBE_WAIT_S = 5.0
+NEVER = 1_000_000  # consecutive unrecoverable errors before livekit-agents would close the session
+
+
+def prewarm(proc: JobProcess) -> None:
+    """Load the speech models once per job process."""
+    from livekit.plugins import silero
+
+    from services.agent.logctx import install_context_filter
+
+    install_context_filter()
+    settings = get_settings()
+    proc.userdata["vad"] = silero.VAD.load()
+    if settings.agent.stt is STTProvider.OFFLINE:
+        from services.agent.speech.sphinx import SphinxModel
+
+        proc.userdata["sphinx"] = SphinxModel()
+    log.info("job process prewarmed", extra={"stt": settings.agent.stt, "tts": settings.agent.tts})
+
+
+def is_human(participant: rtc.RemoteParticipant) -> bool:
+    return participant.kind != rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
+
+
+def build_session(settings: Settings, userdata: dict[str, Any]) -> AgentSession:
+    """AgentSession with the configured speech providers; faults never close it."""
+    plan = plan_speech(settings)
+    vad = userdata["vad"]
+    return AgentSession(
+        vad=vad,
+        stt=build_stt(plan, settings, vad, userdata.get("sphinx")),
+        tts=build_tts(plan, settings),
+        turn_handling={
+            "turn_detection": "vad",
+            "interruption": {"enabled": True, "mode": "vad"},
+            # A preemptive request would write a half-heard turn into Letta's memory.
+            "preemptive_generation": {"enabled": False},
+        },
+        conn_options=SessionConnectOptions(
+            llm_conn_options=APIConnectOptions(max_retry=0, timeout=settings.letta.timeout),
+            max_unrecoverable_errors=NEVER,
+        ),
+    )
+
+
+class VoiceJob:
+    """State and event wiring of one job: presence/idle timer, agent switch, metrics."""
+
+    def __init__(self, ctx: JobContext, settings: Settings) -> None:
+        self.ctx = ctx
+        self.settings = settings
+        self.session = build_session(settings, ctx.proc.userdata)
+        self._idle_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- presence ---------------------------------------------------------------------------------
+
+    def humans(self) -> list[rtc.RemoteParticipant]:
+        return [p for p in self.ctx.room.remote_participants.values() if is_human(p)]
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _arm_idle(self) -> None:
+        if self._idle_task is None or self._idle_task.done():
+            self._idle_task = asyncio.create_task(self._idle_countdown(), name="idle_countdown")
+
+    def _disarm_idle(self) -> None:
+        if self._idle_task is not None:
+            self._idle_task.cancel()
+            self._idle_task = None
+
+    async def _idle_countdown(self) -> None:
+        await asyncio.sleep(self.settings.agent.idle_timeout)
+        if not self.humans():
+            log.info("no human for the idle timeout, leaving")
+            metrics.JOBS.labels(outcome="idle").inc()
+            self.ctx.shutdown(reason="idle timeout")
+
+    def _on_participant_connected(self, participant: rtc.RemoteParticipant) -> None:
+        if not is_human(participant):
+            return
+        self._disarm_idle()
+        rio = self.session.room_io
+        if rio.linked_participant is None:
+            log.info("linking to participant", extra={"participant": participant.identity})
+            rio.set_participant(participant.identity)
+
+    def _on_participant_disconnected(self, participant: rtc.RemoteParticipant) -> None:
+        if is_human(participant) and not self.humans():
+            self._arm_idle()
+
+    def watch_presence(self) -> None:
+        room = self.ctx.room
+        room.on("participant_connected", self._on_participant_connected)
+        room.on("participant_disconnected", self._on_participant_disconnected)
+        if not self.humans():
+            self._arm_idle()
+
+    # -- metrics ----------------------------------------------------------------------------------
+
+    def watch_metrics(self) -> None:
+        def on_item(ev: Any) -> None:
+            item = ev.item
+            if getattr(item, "type", None) == "message" and item.role in ("user", "assistant"):
+                metrics.record_turn(item.role, dict(item.metrics or {}))
+
+        def on_error(ev: Any) -> None:
+            kind = getattr(ev.error, "type", "other")
+            metrics.FAULTS.labels(kind=str(kind)).inc()
+            log.warning("session error", extra={"error": repr(ev.error)[:300], "source": str(ev.source)[:80]})
+
+        self.session.on("conversation_item_added", on_item)
+        self.session.on("error", on_error)
+
+    # -- agent switch -----------------------------------------------------------------------------
+
+    def watch_switch(self) -> None:
+        room = self.ctx.room
+
+        def on_data(packet: rtc.DataPacket) -> None:
+            if packet.topic == SWITCH_TOPIC:
+                self._spawn(self.switch(packet.data), "switch_agent")
+
+        async def read_stream(reader: rtc.TextStreamReader) -> None:
+            await self.switch(await reader.read_all())
+
+        def on_stream(reader: rtc.TextStreamReader, participant_identity: str) -> None:
+            self._spawn(read_stream(reader), "switch_agent_stream")
+
+        room.on("data_received", on_data)
+        room.register_text_stream_handler(SWITCH_TOPIC, on_stream)
+
+    async def switch(self, payload: str | bytes) -> None:
+        try:
+            new_id = parse_switch_request(payload)
+        except MetadataError as exc:
+            log.warning("bad switch request", extra={"error": str(exc)})
+            self.session.say(SWITCH_FAILED)
+            return
+        found = await lookup_agent(self.settings, new_id)
+        if found.result is not Lookup.FOUND:
+            log.warning("switch refused", extra={"new_letta_agent_id": new_id, "result": found.result})
+            self.session.say(SWITCH_FAILED)
+            return
+        bind_context(letta_agent_id=new_id)
+        log.info("switching Letta agent", extra={"letta_agent_id": new_id})
+        await self.ctx.room.local_participant.set_attributes({LETTA_AGENT_ATTRIBUTE: new_id})
+        self.session.update_agent(LettaVoiceAgent(self.settings, new_id, announce=switched_to(found.name)))
+
+    # -- run ----------------------------------------------------------------------------------------
+
+    async def wait_for_listener(self) -> None:
+        """Wait until a human is in the room and hears our track (bounded), so speech is not lost."""
+        if not self.humans():
+            await self.ctx.wait_for_participant()
+        fut = self.session.room_io.subscribed_fut
+        if fut is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(fut), SUBSCRIBE_WAIT_S)
+            except TimeoutError:
+                log.warning("nobody subscribed to the agent audio in time")
+
+    def room_options(self) -> room_io.RoomOptions:
+        return room_io.RoomOptions(close_on_disconnect=False)
+
+    async def run_not_found(self, reason: str) -> None:
+        """Join, tell the human the assistant cannot be found, and leave."""
+        log.error("cannot serve this Letta agent, leaving", extra={"reason": reason})
+        metrics.JOBS.labels(outcome="not_found").inc()
+        await self.session.start(
+            agent=Agent(instructions="-"), room=self.ctx.room, room_options=self.room_options()
+        )
+        try:
+            await asyncio.wait_for(self.wait_for_listener(), self.settings.agent.idle_timeout)
+            await self.session.say(NOT_FOUND, allow_interruptions=False).wait_for_playout()
+        except TimeoutError:
+            log.info("nobody came to hear it")
+        self.ctx.shutdown(reason=f"letta agent not found: {reason}")
+
+    async def run(self, letta_agent_id: str) -> None:
+        self.watch_metrics()
+        self.watch_switch()
+        await self.session.start(
+            agent=LettaVoiceAgent(self.settings, letta_agent_id),
+            room=self.ctx.room,
+            room_options=self.room_options(),
+        )
+        self.watch_presence()
+        metrics.JOBS.labels(outcome="started").inc()
+        greeting = self.settings.agent.greeting.strip()
+        if greeting:
+            self._spawn(self._greet(greeting), "greeting")
+
+    async def _greet(self, greeting: str) -> None:
+        await self.wait_for_listener()
+        self.session.say(greeting)
+
+
+async def entrypoint(ctx: JobContext) -> None:
+    """Serve one room: validate the Letta agent, then run the voice session until the job ends."""
+    settings = get_settings()
+    bind_context(room=ctx.job.room.name, job=ctx.job.id)
+    try:
+        letta_agent_id: str | None = parse_dispatch_metadata(ctx.job.metadata, ctx.job.room.metadata)
+        problem = ""
+    except MetadataError as exc:
+        letta_agent_id, problem = None, str(exc)
+    bind_context(letta_agent_id=letta_agent_id)
+    await ctx.connect()
+    job = VoiceJob(ctx, settings)
+    if letta_agent_id is None:
+        await job.run_not_found(problem)
+        return
+    found = await lookup_agent(settings, letta_agent_id)
+    if found.result is Lookup.MISSING:
+        await job.run_not_found(f"{letta_agent_id}: {found.detail}")
+        return
+    if found.result is Lookup.UNAVAILABLE:
+        # Letta may come back: keep the room, each turn says sorry until it does.
+        metrics.FAULTS.labels(kind="letta_lookup").inc()
+        log.error("Letta unavailable at job start; continuing", extra={"detail": found.detail})
+    await job.run(letta_agent_id)

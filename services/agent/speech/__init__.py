@@ -1,0 +1,1 @@
+"""Offline speech plugins for livekit-agents: pocketsphinx STT and espeak-ng TTS."""

@@ -1,0 +1,1 @@
+"""The offline LLM service: llama.cpp's OpenAI-compatible server (xllamacpp) with a local GGUF."""

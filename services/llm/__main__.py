@@ -1,0 +1,59 @@
+"""Run llama.cpp's OpenAI-compatible HTTP server in-process (xllamacpp) until SIGTERM.
+
+Tool calls are enabled through the model's own Jinja chat template; the GGUF is SmolLM2-135M-Instruct
+unless ``LLM_GGUF_PATH`` names a bigger one.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import xllamacpp
+
+from services.shared.settings import Settings, get_settings
+
+SMOLLM2_FILE = "smollm2-135m-instruct.gguf"
+
+
+def model_path(settings: Settings) -> Path:
+    """The GGUF to serve: LLM_GGUF_PATH, else the SmolLM2 file unpacked by scripts/install-models.sh."""
+    return settings.llm.gguf_path or settings.stack.cache / "models" / SMOLLM2_FILE
+
+
+def server_params(settings: Settings) -> xllamacpp.CommonParams:
+    """llama-server parameters from the settings."""
+    params = xllamacpp.CommonParams()
+    params.model.path = str(model_path(settings))
+    params.model_alias = {settings.llm.model_name}
+    params.hostnames = ["127.0.0.1"]
+    params.port = settings.llm.port
+    params.n_ctx = settings.llm.context_window
+    params.use_jinja = True
+    params.cpuparams.n_threads = settings.llm.threads
+    params.cpuparams_batch.n_threads = settings.llm.threads
+    params.sampling.temp = settings.llm.temperature
+    params.sampling.penalty_repeat = 1.2
+    params.n_predict = settings.llm.max_output_tokens
+    return params
+
+
+def main() -> int:
+    settings = get_settings()
+    path = model_path(settings)
+    if not path.is_file():
+        print(f"error: model file {path} is missing: run 'make up' (scripts/install-models.sh)", file=sys.stderr)
+        return 2
+    server = xllamacpp.Server(server_params(settings))
+    print(f"llm: serving {path.name} as {settings.llm.model_name} at {server.listening_address}", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

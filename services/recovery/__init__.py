@@ -1,0 +1,1 @@
+"""Recovery sidecar: sweeps stale rooms, ghost and duplicate participants, and heals orphaned sessions."""

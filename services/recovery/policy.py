@@ -1,0 +1,224 @@
+"""The recovery rules: pure functions from a snapshot (and what earlier sweeps saw) to actions.
+
+`observe` turns each sweep's snapshot into `RoomMemory` (since when a room has been empty, agents-only,
+or has had a human waiting without our agent; since when a participant has been inactive). The first
+time a room is seen those times are estimated from the snapshot alone (room creation, join times), so a
+one-shot sweep can act too. `decide` reads snapshot + memory and returns the actions; it never does I/O.
+
+Invariants: rooms that are not ours are never touched; a live human is never removed; a live agent is
+only removed as the duplicate of another agent of ours; age alone is never a reason to remove anyone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+from services.recovery.snapshot import ParticipantView, RoomView, Snapshot, State, is_ours
+from services.shared.settings import RecoverySettings
+
+
+class Rule(StrEnum):
+    EMPTY_ROOM = "empty_room"
+    AGENTS_ONLY = "agents_only"
+    DUPLICATE_AGENT = "duplicate_agent"
+    INACTIVE_PARTICIPANT = "inactive_participant"
+    ORPHANED_SESSION = "orphaned_session"
+
+
+class ActionKind(StrEnum):
+    DELETE_ROOM = "delete_room"
+    REMOVE_PARTICIPANT = "remove_participant"
+    DISPATCH = "dispatch"
+
+
+@dataclass(frozen=True)
+class Action:
+    """One thing the sweeper should do, and why."""
+
+    kind: ActionKind
+    rule: Rule
+    room: str
+    identity: str | None = None
+    letta_agent_id: str | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class RoomMemory:
+    """What sweeps have seen of one room; times are epoch seconds."""
+
+    seen_at: float
+    empty_since: float | None = None
+    agents_only_since: float | None = None
+    waiting_since: float | None = None
+    inactive_since: Mapping[str, float] = field(default_factory=dict)
+    had_agent: bool = False
+    tries: int = 0
+    last_try_at: float | None = None
+
+
+Memory = Mapping[str, RoomMemory]
+
+
+def our_agents(room: RoomView) -> list[ParticipantView]:
+    return [p for p in room.participants if p.is_our_agent and p.is_present]
+
+
+def waiting_humans(room: RoomView) -> list[ParticipantView]:
+    """Humans connected (joined or active) to the room."""
+    return [p for p in room.participants if p.is_human and p.state in (State.JOINED, State.ACTIVE)]
+
+
+def is_agents_only(room: RoomView) -> bool:
+    present = [p for p in room.participants if p.is_present]
+    return bool(present) and all(p.is_agent for p in present)
+
+
+def _since(previous: float | None, condition: bool, first: float, now: float, seen: bool) -> float | None:
+    """Start time of a condition: kept while it holds, `now` when it starts, `first` on first sight."""
+    if not condition:
+        return None
+    if previous is not None:
+        return previous
+    return now if seen else first
+
+
+def observe_room(previous: RoomMemory | None, room: RoomView, now: float) -> RoomMemory:
+    """Update one room's memory with what this sweep sees."""
+    seen = previous is not None
+    prev = previous or RoomMemory(seen_at=now)
+    humans = waiting_humans(room)
+    has_agent = bool(our_agents(room))
+    waiting = bool(humans) and not has_agent
+    if waiting and seen and prev.had_agent:
+        waiting_since: float | None = now  # our agent was here at the last sweep: it just left
+    else:
+        first_wait = min((p.joined_at for p in humans), default=now)
+        waiting_since = _since(prev.waiting_since, waiting, first_wait, now, seen)
+    inactive: dict[str, float] = {}
+    for p in room.participants:
+        if p.is_live:
+            continue
+        first = p.joined_at if p.state in (State.JOINING, State.JOINED) and p.joined_at else now
+        inactive[p.identity] = _since(prev.inactive_since.get(p.identity), True, first, now, seen) or now
+    return RoomMemory(
+        seen_at=now,
+        empty_since=_since(prev.empty_since, room.is_empty, room.created_at or now, now, seen),
+        agents_only_since=_since(prev.agents_only_since, is_agents_only(room), now, now, seen),
+        waiting_since=waiting_since,
+        inactive_since=inactive,
+        had_agent=has_agent,
+        tries=0 if has_agent else prev.tries,
+        last_try_at=None if has_agent else prev.last_try_at,
+    )
+
+
+def observe(
+    memory: Memory, snapshot: Snapshot, now: float, *, partial: bool = False
+) -> dict[str, RoomMemory]:
+    """Memory after this snapshot; a full sweep forgets rooms that are gone, a partial one keeps them."""
+    updated = dict(memory) if partial else {}
+    for room in snapshot.rooms:
+        updated[room.name] = observe_room(memory.get(room.name), room, now)
+    return updated
+
+
+def record_dispatch(memory: Memory, room: str, now: float) -> dict[str, RoomMemory]:
+    """Memory after a successful re-dispatch into `room` (one more try)."""
+    updated = dict(memory)
+    current = updated.get(room, RoomMemory(seen_at=now))
+    updated[room] = replace(current, tries=current.tries + 1, last_try_at=now)
+    return updated
+
+
+def next_dispatch_at(mem: RoomMemory, settings: RecoverySettings) -> float | None:
+    """When the next re-dispatch may happen, or None when the tries are used up."""
+    if mem.tries >= settings.max_redispatch or mem.waiting_since is None:
+        return None
+    if mem.tries == 0 or mem.last_try_at is None:
+        return mem.waiting_since + settings.orphan_after
+    return mem.last_try_at + settings.redispatch_backoff * 2 ** (mem.tries - 1)
+
+
+def _keeper(agents: list[ParticipantView]) -> ParticipantView:
+    """The agent to keep among duplicates: live first, then the oldest, then by identity."""
+    return min(agents, key=lambda p: (not p.is_live, p.joined_at, p.identity))
+
+
+def decide_room(
+    room: RoomView, mem: RoomMemory, now: float, settings: RecoverySettings, *, worker_ready: bool = True
+) -> list[Action]:
+    """Actions for one room of ours."""
+    if room.is_empty:
+        if mem.empty_since is not None and now - mem.empty_since >= settings.empty_room_after:
+            return [Action(ActionKind.DELETE_ROOM, Rule.EMPTY_ROOM, room.name, reason="empty")]
+        return []
+    if is_agents_only(room):
+        since = mem.agents_only_since
+        if since is not None and now - since >= settings.agents_only_after:
+            return [Action(ActionKind.DELETE_ROOM, Rule.AGENTS_ONLY, room.name, reason="no human")]
+    actions: list[Action] = []
+    removed: set[str] = set()
+    for p in room.participants:
+        since = mem.inactive_since.get(p.identity)
+        if not p.is_live and since is not None and now - since >= settings.inactive_participant_after:
+            removed.add(p.identity)
+            reason = f"{p.state.value} for {now - since:.0f}s"
+            actions.append(
+                Action(
+                    ActionKind.REMOVE_PARTICIPANT,
+                    Rule.INACTIVE_PARTICIPANT,
+                    room.name,
+                    p.identity,
+                    None,
+                    reason,
+                )
+            )
+    agents = [p for p in our_agents(room) if p.identity not in removed]
+    if len(agents) > 1:
+        keep = _keeper(agents)
+        for p in agents:
+            if p is not keep:
+                reason = f"duplicate of {keep.identity}"
+                actions.append(
+                    Action(
+                        ActionKind.REMOVE_PARTICIPANT,
+                        Rule.DUPLICATE_AGENT,
+                        room.name,
+                        p.identity,
+                        None,
+                        reason,
+                    )
+                )
+    if not agents and room.letta_agent_id and worker_ready:
+        due = next_dispatch_at(mem, settings) if waiting_humans(room) else None
+        if due is not None and now >= due:
+            reason = f"human waiting {now - (mem.waiting_since or now):.0f}s, try {mem.tries + 1}"
+            actions.append(
+                Action(
+                    ActionKind.DISPATCH, Rule.ORPHANED_SESSION, room.name, None, room.letta_agent_id, reason
+                )
+            )
+    return actions
+
+
+def decide(
+    snapshot: Snapshot,
+    now: float,
+    settings: RecoverySettings,
+    memory: Memory | None = None,
+    *,
+    worker_ready: bool = True,
+) -> list[Action]:
+    """Every action for the rooms of this snapshot that are ours (memory estimated when not given)."""
+    if memory is None:
+        memory = observe({}, snapshot, now)
+    actions: list[Action] = []
+    for room in snapshot.rooms:
+        if not is_ours(room.name, room.metadata, settings.room_prefix, settings.ownership):
+            continue
+        mem = memory.get(room.name) or observe_room(None, room, now)
+        actions.extend(decide_room(room, mem, now, settings, worker_ready=worker_ready))
+    return actions

@@ -1,0 +1,151 @@
+"""The long-running sidecar: sweep loop, worker watch and HTTP (/healthz, /metrics, /webhooks/livekit)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable
+
+from aiohttp import web
+from livekit import api
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from services.recovery import metrics
+from services.recovery.sweeper import Sweeper
+from services.recovery.webhook import trigger_for
+from services.shared.livekit import livekit_api
+from services.shared.logging import configure_logging, log_context
+from services.shared.settings import Settings
+
+log = logging.getLogger("lvs.recovery")
+SWEEPER = web.AppKey("sweeper", Sweeper)
+RECEIVER = web.AppKey("receiver", api.WebhookReceiver)
+TASKS = web.AppKey("tasks", set)
+WORKER_POLL = 1.0  # seconds between worker health checks
+SETTLE = 0.25  # extra seconds before the delayed targeted sweep
+
+
+def _spawn(app: web.Application, coro: Awaitable[None]) -> None:
+    task = asyncio.ensure_future(coro)
+    app[TASKS].add(task)
+    task.add_done_callback(app[TASKS].discard)
+
+
+async def _targeted(sweeper: Sweeper, room: str, delay: float, reason: str) -> None:
+    await asyncio.sleep(delay)  # scheduling (not test synchronisation): sweep again once a wait has passed
+    with log_context(room=room):
+        try:
+            result = await sweeper.sweep([room])
+            log.info("targeted sweep", extra={"reason": reason, "actions": len(result.done), "delay": delay})
+        except Exception:
+            log.exception("targeted sweep failed", extra={"reason": reason})
+
+
+async def healthz(request: web.Request) -> web.Response:
+    sweeper = request.app[SWEEPER]
+    return web.json_response(
+        {
+            "status": "ok",
+            "service": "recovery",
+            "last_sweep_at": sweeper.last_sweep_at,
+            "last_error": sweeper.last_error,
+            "worker_ready": sweeper.worker_ready,
+            "rooms_tracked": len(sweeper.memory),
+        }
+    )
+
+
+async def metrics_view(_: web.Request) -> web.Response:
+    return web.Response(body=generate_latest(metrics.REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def livekit_webhook(request: web.Request) -> web.Response:
+    """Verify a LiveKit webhook and sweep its room now (and again once the orphan wait has passed)."""
+    auth = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not auth:
+        metrics.WEBHOOKS.labels("unknown", "unauthorized").inc()
+        return web.json_response(
+            {"error": "missing Authorization header", "field": "Authorization"}, status=401
+        )
+    body = await request.text()
+    try:
+        event = request.app[RECEIVER].receive(body, auth)
+    except Exception as error:
+        metrics.WEBHOOKS.labels("unknown", "unauthorized").inc()
+        log.warning("webhook rejected", extra={"error": type(error).__name__})
+        return web.json_response(
+            {"error": "invalid webhook signature or body", "field": "Authorization"}, status=401
+        )
+    sweeper = request.app[SWEEPER]
+    trigger = trigger_for(event, sweeper.settings)
+    metrics.WEBHOOKS.labels(event.event or "unknown", "sweep" if trigger else "ignored").inc()
+    if trigger:
+        wait = sweeper.settings.recovery.orphan_after + SETTLE
+        _spawn(request.app, _targeted(sweeper, trigger.room, 0.0, trigger.reason))
+        _spawn(request.app, _targeted(sweeper, trigger.room, wait, trigger.reason))
+    return web.json_response({"ok": True, "event": event.event, "sweep": trigger.room if trigger else None})
+
+
+def create_app(settings: Settings, sweeper: Sweeper) -> web.Application:
+    """The HTTP app (no loop tasks: `serve` starts those)."""
+    app = web.Application(client_max_size=1024 * 1024)
+    secret = settings.livekit.api_secret.get_secret_value()
+    app[SWEEPER] = sweeper
+    app[RECEIVER] = api.WebhookReceiver(api.TokenVerifier(settings.livekit.api_key, secret))
+    app[TASKS] = set()
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics_view)
+    app.router.add_post("/webhooks/livekit", livekit_webhook)
+    return app
+
+
+async def watch_worker(sweeper: Sweeper, stop: asyncio.Event, wake: asyncio.Event) -> None:
+    """Poll the worker's health; when it comes back, wake the loop so orphaned rooms heal at once."""
+    was_ready = True
+    while not stop.is_set():
+        ready = await sweeper.check_worker()
+        if ready != was_ready:
+            log.info("agent worker %s", "ready" if ready else "not ready", extra={"worker_ready": ready})
+            if ready:
+                wake.set()
+        was_ready = ready
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), WORKER_POLL)
+
+
+async def serve(settings: Settings) -> None:
+    """Run until SIGTERM/SIGINT."""
+    configure_logging("recovery")
+    logging.captureWarnings(True)  # e.g. PyJWT's short-secret warning, as JSON like every other line
+    rs = settings.recovery
+    async with livekit_api(settings) as lkapi:
+        sweeper = Sweeper(settings, lkapi)
+        app = create_app(settings, sweeper)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, rs.bind, rs.port).start()
+        except OSError as error:
+            await runner.cleanup()
+            raise SystemExit(
+                f"error: cannot listen on {rs.bind}:{rs.port} (RECOVERY_BIND, RECOVERY_PORT): {error}"
+            ) from None
+        log.info(
+            "recovery listening", extra={"bind": rs.bind, "port": rs.port, "interval": rs.sweep_interval}
+        )
+        stop, wake = asyncio.Event(), asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        tasks = [
+            asyncio.create_task(sweeper.run_forever(stop, wake)),
+            asyncio.create_task(watch_worker(sweeper, stop, wake)),
+        ]
+        await stop.wait()
+        log.info("recovery stopping")
+        for task in [*tasks, *app[TASKS]]:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await runner.cleanup()

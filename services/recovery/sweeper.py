@@ -1,0 +1,214 @@
+"""The imperative shell: fetch a snapshot from LiveKit, ask the policy, carry out its actions."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import aiohttp
+from livekit import api
+
+from services.recovery import metrics
+from services.recovery.policy import Action, ActionKind, RoomMemory, decide, observe, record_dispatch
+from services.recovery.snapshot import RoomView, Snapshot, is_ours, room_view
+from services.shared.logging import log_context
+from services.shared.settings import Settings
+
+log = logging.getLogger("lvs.recovery")
+FETCH_CONCURRENCY = 16
+
+
+class Outcome(StrEnum):
+    DONE = "done"
+    GONE = "gone"  # the room or participant was already gone: nothing left to do
+    FAILED = "failed"
+    DRY_RUN = "dry_run"
+
+
+@dataclass
+class SweepResult:
+    """What one sweep saw and did."""
+
+    snapshot: Snapshot
+    done: list[tuple[Action, Outcome]] = field(default_factory=list)
+    started_at: float = 0.0
+    seconds: float = 0.0
+    worker_ready: bool = True
+    memory: dict[str, RoomMemory] = field(default_factory=dict)
+
+
+def worker_health_url(settings: Settings) -> str | None:
+    """Health URL of the agent worker, or None when the check is off."""
+    url = settings.recovery.agent_health_url.strip()
+    if url.lower() == "off":
+        return None
+    return url or f"http://127.0.0.1:{settings.agent.port}/"
+
+
+def _gone(error: Exception) -> bool:
+    return isinstance(error, api.TwirpError) and error.code == api.TwirpErrorCode.NOT_FOUND
+
+
+class Sweeper:
+    """Sweeps rooms; keeps the memory between sweeps. One sweep at a time (a lock)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        lkapi: api.LiveKitAPI,
+        *,
+        dry_run: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.lkapi = lkapi
+        self.dry_run = dry_run
+        self.clock = clock
+        self.memory: dict[str, RoomMemory] = {}
+        self.lock = asyncio.Lock()
+        self.worker_ready = True
+        self.last_sweep_at: float | None = None
+        self.last_error: str | None = None
+
+    def ours(self, room: RoomView) -> bool:
+        rs = self.settings.recovery
+        return is_ours(room.name, room.metadata, rs.room_prefix, rs.ownership)
+
+    async def fetch(self, names: Iterable[str] | None = None, *, every_room: bool = False) -> Snapshot:
+        """Rooms (all, or those named) with participants listed for ours (every room if asked)."""
+        listed = await self.lkapi.room.list_rooms(api.ListRoomsRequest(names=list(names or [])))
+        gate = asyncio.Semaphore(FETCH_CONCURRENCY)
+        prefix = self.settings.agent.identity_prefix
+
+        async def one(room: api.Room) -> RoomView | None:
+            bare = room_view(room, [], prefix)
+            if room.num_participants == 0 or not (every_room or self.ours(bare)):
+                return bare
+            async with gate:
+                try:
+                    res = await self.lkapi.room.list_participants(api.ListParticipantsRequest(room=room.name))
+                except api.TwirpError as error:
+                    if _gone(error):
+                        return None
+                    raise
+            return room_view(room, res.participants, prefix)
+
+        views = await asyncio.gather(*(one(r) for r in listed.rooms))
+        return Snapshot(rooms=tuple(v for v in views if v is not None))
+
+    async def check_worker(self) -> bool:
+        """Ask the worker's health endpoint; True when the check is off."""
+        url = worker_health_url(self.settings)
+        if url is None:
+            ready = True
+        else:
+            try:
+                timeout = aiohttp.ClientTimeout(total=2)
+                async with aiohttp.ClientSession(timeout=timeout) as http, http.get(url) as resp:
+                    ready = resp.status == 200
+            except (aiohttp.ClientError, TimeoutError, OSError):
+                ready = False
+        metrics.WORKER_READY.set(1 if ready else 0)
+        self.worker_ready = ready
+        return ready
+
+    async def sweep(self, names: Iterable[str] | None = None) -> SweepResult:
+        """One sweep: all rooms, or only those named (a targeted sweep keeps the others' memory)."""
+        names = list(names or [])
+        kind = "targeted" if names else "full"
+        async with self.lock:
+            started = self.clock()
+            try:
+                ready = await self.check_worker()
+                snapshot = await self.fetch(names)
+                now = self.clock()
+                self.memory = observe(self.memory, snapshot, now, partial=bool(names))
+                for gone in set(names) - {r.name for r in snapshot.rooms}:
+                    self.memory.pop(gone, None)
+                result = SweepResult(snapshot, started_at=started, worker_ready=ready)
+                for action in decide(snapshot, now, self.settings.recovery, self.memory, worker_ready=ready):
+                    result.done.append((action, await self.execute(action)))
+            except Exception as error:
+                metrics.SWEEPS.labels(kind, "failed").inc()
+                self.last_error = f"{type(error).__name__}: {error}"
+                raise
+            result.seconds = self.clock() - started
+            result.memory = dict(self.memory)
+            metrics.SWEEPS.labels(kind, "ok").inc()
+            if not names:
+                metrics.SWEEP_SECONDS.observe(result.seconds)
+                ours = sum(1 for r in snapshot.rooms if self.ours(r))
+                metrics.ROOMS.labels("yes").set(ours)
+                metrics.ROOMS.labels("no").set(len(snapshot.rooms) - ours)
+            self.last_sweep_at = self.clock()
+            self.last_error = None
+            return result
+
+    async def execute(self, action: Action) -> Outcome:
+        """Carry out one action; log and count it. Never raises: a failure is retried next sweep."""
+        outcome = Outcome.DRY_RUN
+        error: str | None = None
+        if not self.dry_run:
+            try:
+                await self._call(action)
+                outcome = Outcome.DONE
+            except Exception as exc:
+                outcome = Outcome.GONE if _gone(exc) else Outcome.FAILED
+                error = f"{type(exc).__name__}: {exc}"
+        if action.kind is ActionKind.DISPATCH and outcome is Outcome.DONE:
+            self.memory = record_dispatch(self.memory, action.room, self.clock())
+        metrics.ACTIONS.labels(action.rule.value, outcome.value).inc()
+        with log_context(room=action.room, identity=action.identity):
+            log.log(
+                logging.WARNING if outcome is Outcome.FAILED else logging.INFO,
+                "recovery action %s %s",
+                action.kind.value,
+                outcome.value,
+                extra={
+                    "action": action.kind.value,
+                    "rule": action.rule.value,
+                    "outcome": outcome.value,
+                    "reason": action.reason,
+                    "letta_agent_id": action.letta_agent_id,
+                    "error": error,
+                },
+            )
+        return outcome
+
+    async def _call(self, action: Action) -> None:
+        match action.kind:
+            case ActionKind.DELETE_ROOM:
+                await self.lkapi.room.delete_room(api.DeleteRoomRequest(room=action.room))
+            case ActionKind.REMOVE_PARTICIPANT:
+                await self.lkapi.room.remove_participant(
+                    api.RoomParticipantIdentity(room=action.room, identity=action.identity or "")
+                )
+            case ActionKind.DISPATCH:
+                await self.lkapi.agent_dispatch.create_dispatch(
+                    api.CreateAgentDispatchRequest(
+                        agent_name=self.settings.agent.name,
+                        room=action.room,
+                        metadata=json.dumps({"letta_agent_id": action.letta_agent_id}),
+                    )
+                )
+
+    async def run_forever(self, stop: asyncio.Event, wake: asyncio.Event | None = None) -> None:
+        """Sweep every interval (or sooner when `wake` is set) until `stop`; errors are logged, not raised."""
+        wake = wake or asyncio.Event()
+        while not stop.is_set():
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("sweep failed; retrying at the next interval")
+            wake.clear()
+            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
+            await asyncio.wait(
+                waiters, timeout=self.settings.recovery.sweep_interval, return_when=asyncio.FIRST_COMPLETED
+            )
+            for w in waiters:
+                w.cancel()

@@ -1,0 +1,36 @@
+"""LiveKit server-API client and the conventions that mark what this stack owns."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from livekit import api
+
+from services.shared.settings import Settings
+
+# Room metadata key that marks a room as created by this stack (with the recovery room prefix).
+ROOM_MARKER = "lvs"
+# Participant attribute of our agent that names the Letta agent it talks to.
+LETTA_AGENT_ATTRIBUTE = "lvs.letta_agent_id"
+
+
+def livekit_api(settings: Settings) -> api.LiveKitAPI:
+    """A server-API client (use as ``async with``)."""
+    return api.LiveKitAPI(
+        settings.livekit.http_url, settings.livekit.api_key, settings.livekit.api_secret.get_secret_value()
+    )
+
+
+def room_metadata(letta_agent_id: str, **extra: Any) -> str:
+    """Metadata stored on rooms this stack creates."""
+    return json.dumps({ROOM_MARKER: True, "letta_agent_id": letta_agent_id, **extra})
+
+
+def parse_room_metadata(metadata: str | None) -> dict[str, Any]:
+    """The JSON object in a room's metadata, or {} when it is empty or not ours."""
+    try:
+        value = json.loads(metadata or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}

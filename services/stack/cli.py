@@ -1,0 +1,245 @@
+"""The native stack runner: `python -m services.stack up|down|status|logs|restart|check`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+from services.shared.settings import Settings, load_settings_or_exit
+from services.stack import database
+from services.stack.health import port_in_use, probe, wait_for
+from services.stack.programs import Program, programs
+from services.stack.render import render_all
+from services.stack.supervisor import Supervisor
+
+LOG_TAIL_LINES = 30
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def log_tail(settings: Settings, name: str, lines: int = LOG_TAIL_LINES) -> str:
+    path = settings.stack.log_dir / f"{name}.log"
+    if not path.exists():
+        return f"(no log at {path})"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+class StackError(RuntimeError):
+    """`make up` cannot go on; names the service and carries the log tail."""
+
+
+def check_ports(settings: Settings, progs: list[Program], sup: Supervisor) -> None:
+    """Every port we are about to bind is free (or already held by our own running program)."""
+    ours = sup.info() if sup.running() else {}
+    taken = [
+        p for p in progs
+        if (ours.get(p.name) is None or ours[p.name].state != "RUNNING") and port_in_use(p.port)
+    ]
+    if taken:
+        desc = ", ".join(f"{p.name} port {p.port}" for p in taken)
+        raise StackError(f"port already in use: {desc}. Stop what uses it or change the port setting.")
+
+
+def wait_healthy(settings: Settings, sup: Supervisor, progs: list[Program]) -> None:
+    """Wait until each program answers its health probe; fail naming the first that does not."""
+    pending = {p.name: p for p in progs}
+    started = time.monotonic()
+
+    def poll() -> bool:
+        for name, prog in list(pending.items()):
+            if probe(prog.health):
+                say(f"    healthy  {name:<10} ({time.monotonic() - started:4.1f}s)")
+                del pending[name]
+        states = sup.info()
+        for name in pending:
+            if states.get(name) and states[name].state in ("FATAL", "EXITED", "BACKOFF"):
+                raise StackError(f"{name} exited while starting ({states[name].state})")
+        return not pending
+
+    last_note = [0.0]
+
+    def note(remaining: float) -> None:
+        if time.monotonic() - last_note[0] > 10:
+            last_note[0] = time.monotonic()
+            say(f"    waiting for {', '.join(pending)} ({remaining:.0f}s left)")
+
+    if not wait_for(poll, settings.stack.health_timeout, interval=0.25, on_tick=note):
+        raise StackError(f"{', '.join(pending)} did not become healthy in {settings.stack.health_timeout:.0f}s")
+
+
+def _failing_service(error: StackError, progs: list[Program]) -> str | None:
+    text = str(error)
+    return next((p.name for p in progs if text.startswith(p.name) or f" {p.name} " in f" {text} "), None)
+
+
+def cmd_up(settings: Settings) -> int:
+    progs = programs(settings)
+    sup = Supervisor(settings)
+    for folder in (settings.stack.log_dir, settings.stack.run_dir, settings.stack.data_dir / "letta"):
+        folder.mkdir(parents=True, exist_ok=True)
+    begun = time.monotonic()
+    try:
+        say("==> Checking ports")
+        check_ports(settings, progs, sup)
+        say("==> Preparing PostgreSQL data")
+        database.init_postgres(settings)
+        render_all(settings, progs)
+        if sup.running():
+            sup.reload_config()
+        else:
+            say("==> Starting supervisord")
+            sup.launch()
+            if not wait_for(sup.running, 15):
+                raise StackError("supervisord did not start: see .stack/logs/supervisord.log")
+        for stage in sorted({p.stage for p in progs}):
+            group = [p for p in progs if p.stage == stage]
+            say(f"==> Starting {', '.join(p.name for p in group)}")
+            if stage == 1:
+                database.ensure_database(settings)
+                database.migrate_letta(settings)
+            for prog in group:
+                sup.start(prog.name)
+            wait_healthy(settings, sup, group)
+            if stage == 1:
+                from services.shared.letta_agents import ensure_default_agent
+
+                say("==> Default Letta agent")
+                say(f"    {ensure_default_agent(settings)}")
+    except (StackError, database.SetupError) as error:
+        say(f"\nerror: {error}")
+        name = _failing_service(error, progs) if isinstance(error, StackError) else None
+        if name:
+            say(f"--- last lines of .stack/logs/{name}.log ---\n{log_tail(settings, name)}")
+        say("The stack is partly started: 'make down' stops it, 'make logs s=NAME' shows a log.")
+        return 1
+    say(f"\nAll services healthy in {time.monotonic() - begun:.1f}s.\n")
+    print_table(settings, progs, sup)
+    print_model_notice(settings)
+    return 0
+
+
+def print_table(settings: Settings, progs: list[Program], sup: Supervisor) -> None:
+    info = sup.info() if sup.running() else {}
+    say(f"{'service':<11} {'state':<9} {'pid':>7} {'port':>6} {'health':<8} {'uptime':>8}  endpoint")
+    for prog in progs:
+        proc = info.get(prog.name)
+        healthy = "healthy" if probe(prog.health, timeout=1.0) else "down"
+        state = proc.state if proc else "-"
+        pid = str(proc.pid) if proc and proc.pid else "-"
+        uptime = f"{proc.uptime_s}s" if proc and proc.uptime_s else "-"
+        say(f"{prog.name:<11} {state:<9} {pid:>7} {prog.port:>6} {healthy:<8} {uptime:>8}  {prog.health.target}")
+    say(f"\nOpen the voice assistant: {settings.web.base_url}/")
+
+
+def print_model_notice(settings: Settings) -> None:
+    if settings.llm.is_local and settings.llm.gguf_path is None:
+        say(
+            "\nNote: the offline model (SmolLM2-135M) only proves the pipeline works; it cannot hold a\n"
+            "conversation. For a real assistant set OPENAI_API_KEY (and OPENAI_BASE_URL for Ollama/vLLM or\n"
+            "another OpenAI-compatible server), or LLM_GGUF_PATH to a bigger local GGUF, in .env and run\n"
+            "'make up' again. See README.md, 'Using a real model'."
+        )
+
+
+def cmd_down(settings: Settings) -> int:
+    sup = Supervisor(settings)
+    if not sup.running():
+        say("The stack is not running.")
+        return 0
+    pid_file = settings.stack.run_dir / "supervisord.pid"
+    pid = int(pid_file.read_text()) if pid_file.exists() else None
+    say("==> Stopping every service")
+    sup.shutdown()
+
+    def gone() -> bool:
+        if pid is None:
+            return not sup.socket.exists()
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    if not wait_for(gone, 90, interval=0.3):
+        say("error: supervisord did not stop in 90s")
+        return 1
+    say("    stopped (data kept in .stack/data)")
+    return 0
+
+
+def cmd_status(settings: Settings) -> int:
+    sup = Supervisor(settings)
+    if not sup.running():
+        say("The stack is not running ('make up' starts it).")
+        return 3
+    print_table(settings, programs(settings), sup)
+    return 0
+
+
+def cmd_logs(settings: Settings, name: str | None, follow: bool) -> int:
+    names = [p.name for p in programs(settings)]
+    if name and name not in names:
+        say(f"error: unknown service '{name}' (one of: {', '.join(names)})")
+        return 2
+    files = [settings.stack.log_dir / f"{n}.log" for n in ([name] if name else names)]
+    files = [str(f) for f in files if f.exists()]
+    if not files:
+        say("No logs yet.")
+        return 0
+    return subprocess.call(["tail", "-n", "50", *(["-F"] if follow else []), *files])
+
+
+def cmd_restart(settings: Settings, name: str) -> int:
+    progs = {p.name: p for p in programs(settings)}
+    if name not in progs:
+        say(f"error: unknown service '{name}' (one of: {', '.join(progs)})")
+        return 2
+    sup = Supervisor(settings)
+    if not sup.running():
+        say("The stack is not running ('make up' starts it).")
+        return 3
+    render_all(settings, list(progs.values()))
+    sup.reload_config()
+    sup.stop(name)
+    sup.start(name)
+    try:
+        wait_healthy(settings, sup, [progs[name]])
+    except StackError as error:
+        say(f"error: {error}\n{log_tail(settings, name)}")
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m services.stack", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", help="start every service and wait until healthy")
+    sub.add_parser("down", help="stop every service (data is kept)")
+    sub.add_parser("status", help="service, pid, port, health, uptime")
+    logs = sub.add_parser("logs", help="show logs")
+    logs.add_argument("name", nargs="?")
+    logs.add_argument("-f", "--follow", action="store_true")
+    restart = sub.add_parser("restart", help="restart one service and wait until healthy")
+    restart.add_argument("name")
+    sub.add_parser("check", help="validate the settings and exit")
+    args = parser.parse_args(argv)
+    settings = load_settings_or_exit()
+    actions: dict[str, Callable[[], int]] = {
+        "up": lambda: cmd_up(settings),
+        "down": lambda: cmd_down(settings),
+        "status": lambda: cmd_status(settings),
+        "logs": lambda: cmd_logs(settings, args.name, args.follow),
+        "restart": lambda: cmd_restart(settings, args.name),
+        "check": lambda: 0,
+    }
+    return actions[args.command]()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

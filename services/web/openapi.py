@@ -1,0 +1,150 @@
+"""The API's OpenAPI 3.1 document: request schemas come from the same pydantic models the views use."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.web.schemas import CreateAgent, CreateSession
+
+_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {"type": "string"}, "field": {"type": "string"}},
+}
+_AGENT = {
+    "type": "object",
+    "required": ["id", "name", "persona"],
+    "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "persona": {"type": "string"}},
+}
+_SESSION = {
+    "type": "object",
+    "required": ["url", "token", "room", "identity", "agent_id", "expires_at"],
+    "properties": {
+        "url": {"type": "string"},
+        "token": {"type": "string"},
+        "room": {"type": "string"},
+        "identity": {"type": "string"},
+        "agent_id": {"type": "string"},
+        "expires_at": {"type": "string", "format": "date-time"},
+    },
+}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _err(description: str) -> dict[str, Any]:
+    return _json({"$ref": "#/components/schemas/Error"}, description)
+
+
+def _body(model: type) -> dict[str, Any]:
+    return {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
+    }
+
+
+def openapi_document() -> dict[str, Any]:
+    """Every route of the service, with request and response schemas."""
+    ok = {"type": "object", "properties": {"status": {"type": "string"}}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Letta Voice Stack web API", "version": "1.0.0"},
+        "paths": {
+            "/healthz": {"get": {"operationId": "healthz", "responses": {"200": _json(ok, "alive")}}},
+            "/readyz": {
+                "get": {
+                    "operationId": "readyz",
+                    "responses": {"200": _json(ok, "ready"), "503": _json(ok, "livekit or letta down")},
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "operationId": "metrics",
+                    "responses": {"200": {"description": "Prometheus text", "content": {"text/plain": {}}}},
+                }
+            },
+            "/api/config": {
+                "get": {
+                    "operationId": "getConfig",
+                    "responses": {"200": _json({"type": "object"}, "non-secret page configuration")},
+                }
+            },
+            "/api/openapi.json": {
+                "get": {
+                    "operationId": "openapi",
+                    "responses": {"200": _json({"type": "object"}, "this document")},
+                }
+            },
+            "/api/agents": {
+                "get": {
+                    "operationId": "listAgents",
+                    "responses": {
+                        "200": _json(
+                            {"type": "object", "properties": {"agents": {"type": "array", "items": _AGENT}}},
+                            "Letta agents",
+                        ),
+                        "503": _err("Letta unavailable"),
+                    },
+                },
+                "post": {
+                    "operationId": "createAgent",
+                    "requestBody": _body(CreateAgent),
+                    "responses": {
+                        "201": _json(_AGENT, "created"),
+                        "400": _err("invalid input"),
+                        "403": _err("cross-origin write"),
+                        "413": _err("body too large"),
+                        "415": _err("not JSON"),
+                        "503": _err("Letta unavailable"),
+                    },
+                },
+            },
+            "/api/sessions": {
+                "post": {
+                    "operationId": "createSession",
+                    "requestBody": _body(CreateSession),
+                    "responses": {
+                        "201": _json(_SESSION, "room created, agent dispatched, token minted"),
+                        "400": _err("invalid input"),
+                        "403": _err("cross-origin write"),
+                        "404": _err("unknown agent"),
+                        "409": _err("the agent has a live session (body.room names it)"),
+                        "413": _err("body too large"),
+                        "415": _err("not JSON"),
+                        "429": _err("rate limited"),
+                        "503": _err("LiveKit or Letta unavailable"),
+                    },
+                }
+            },
+            "/api/sessions/{room}": {
+                "delete": {
+                    "operationId": "endSession",
+                    "parameters": [
+                        {"name": "room", "in": "path", "required": True, "schema": {"type": "string"}}
+                    ],
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "properties": {"room": {"type": "string"}, "deleted": {"type": "boolean"}},
+                            },
+                            "room deleted",
+                        ),
+                        "400": _err("not a session room name"),
+                        "403": _err("cross-origin write"),
+                        "404": _err("no such session"),
+                        "503": _err("LiveKit unavailable"),
+                    },
+                }
+            },
+        },
+        "components": {
+            "schemas": {
+                "Error": _ERROR,
+                "CreateAgent": CreateAgent.model_json_schema(),
+                "CreateSession": CreateSession.model_json_schema(),
+            }
+        },
+    }

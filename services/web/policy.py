@@ -1,0 +1,104 @@
+"""Session policy as pure functions: which room is a live session, who wins a race, rate limits."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ParticipantSnapshot:
+    identity: str
+    is_agent: bool
+
+
+@dataclass(frozen=True)
+class RoomSnapshot:
+    """What the web service needs to know about one LiveKit room."""
+
+    name: str
+    letta_agent_id: str
+    ours: bool
+    created_ms: int
+    participants: tuple[ParticipantSnapshot, ...] = ()
+
+
+def is_agent(p: ParticipantSnapshot, agent_identity_prefix: str) -> bool:
+    """Our agent, or any agent-kind participant."""
+    return p.is_agent or p.identity.startswith(agent_identity_prefix)
+
+
+def is_live(room: RoomSnapshot, now_ms: int, grace_s: float, agent_identity_prefix: str) -> bool:
+    """A session is live while a person is in it, or while it is new enough that one is about to join."""
+    if not room.ours:
+        return False
+    if any(not is_agent(p, agent_identity_prefix) for p in room.participants):
+        return True
+    return now_ms - room.created_ms < grace_s * 1000
+
+
+def live_rooms(
+    rooms: Iterable[RoomSnapshot],
+    letta_agent_id: str,
+    now_ms: int,
+    grace_s: float,
+    agent_identity_prefix: str,
+) -> list[RoomSnapshot]:
+    """The live sessions of one Letta agent, oldest first."""
+    found = [
+        r
+        for r in rooms
+        if r.letta_agent_id == letta_agent_id and is_live(r, now_ms, grace_s, agent_identity_prefix)
+    ]
+    return sorted(found, key=lambda r: (r.created_ms, r.name))
+
+
+def race_winner(rooms: Iterable[RoomSnapshot]) -> RoomSnapshot | None:
+    """Of sessions created concurrently for one agent, the oldest one stays (ties: by name)."""
+    ordered = sorted(rooms, key=lambda r: (r.created_ms, r.name))
+    return ordered[0] if ordered else None
+
+
+def new_room_name(prefix: str) -> str:
+    """A fresh, unguessable room name carrying the stack's prefix."""
+    return f"{prefix}{secrets.token_hex(8)}"
+
+
+def is_session_room_name(name: str, prefix: str) -> bool:
+    """True for a name new_room_name could have made."""
+    return name.startswith(prefix) and re.fullmatch(r"[0-9a-f]{16}", name[len(prefix) :]) is not None
+
+
+def new_identity() -> str:
+    """Identity of a browser participant when the client gives none."""
+    return f"user-{secrets.token_hex(4)}"
+
+
+@dataclass
+class RateLimiter:
+    """Sliding one-minute window per client key. In-process: each gunicorn worker counts alone."""
+
+    per_minute: int
+    clock: Callable[[], float] = time.monotonic
+    _hits: dict[str, deque[float]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def allow(self, key: str) -> tuple[bool, int]:
+        """(allowed, seconds until the next request would be allowed)."""
+        now = self.clock()
+        with self._lock:
+            hits = self._hits.setdefault(key, deque())
+            while hits and now - hits[0] >= 60:
+                hits.popleft()
+            if len(hits) >= self.per_minute:
+                return False, max(1, int(60 - (now - hits[0])) + 1)
+            hits.append(now)
+            if len(self._hits) > 10_000:  # forget idle clients
+                for stale in [k for k, v in self._hits.items() if not v or now - v[-1] >= 60]:
+                    del self._hits[stale]
+            return True, 0

@@ -1,0 +1,63 @@
+"""Request bodies of the JSON API. Strict: unknown fields, wrong types and oversize values are 400s."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from services.web.errors import ApiError
+
+# Letta ids look like "agent-<uuid>"; allow any short id of safe characters.
+AGENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$"
+IDENTITY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$"
+MAX_BLOCK_CHARS = 2000
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _no_control_chars(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+AgentId = Annotated[str, StringConstraints(pattern=AGENT_ID_PATTERN)]
+Identity = Annotated[str, StringConstraints(pattern=IDENTITY_PATTERN)]
+AgentName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+BlockText = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_BLOCK_CHARS), AfterValidator(_no_control_chars)
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class CreateAgent(_Strict):
+    """POST /api/agents"""
+
+    name: AgentName = Field(description="Agent name: letters, digits, space, _ . - (max 64).")
+    persona: BlockText = Field(description="Persona memory block: who the assistant is.")
+    human: BlockText = Field(description="Human memory block: what it knows about the user.")
+
+
+class CreateSession(_Strict):
+    """POST /api/sessions"""
+
+    agent_id: AgentId = Field(description="Letta agent id.")
+    identity: Identity | None = Field(default=None, description="Participant identity (default: random).")
+    takeover: bool = Field(default=False, description="Close this agent's live session first instead of 409.")
+
+
+M = TypeVar("M", bound=_Strict)
+
+
+def parse_body(model: type[M], body: object) -> M:
+    """Validate a decoded JSON body; a non-object body is a 400 on "body"."""
+    if not isinstance(body, dict):
+        raise ApiError(400, "request body must be a JSON object", "body")
+    return model.model_validate(body)

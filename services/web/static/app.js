@@ -1,0 +1,503 @@
+// Letta Voice page: pick a Letta agent, start a session, talk. Uses the vendored livekit-client (UMD).
+(function () {
+  "use strict";
+
+  const LK = window.LivekitClient;
+  const AGENT_WAIT_MS = 20000;
+  const TOPIC_TRANSCRIPTION = "lk.transcription";
+  const TOPIC_CHAT = "lk.chat";
+  const TOPIC_SWITCH = "lvs.switch-agent";
+  const ATTR_AGENT_STATE = "lk.agent.state";
+  const ATTR_SEGMENT = "lk.segment_id";
+
+  const STATUS_TEXT = {
+    idle: "Pick an agent and press Connect.",
+    connecting: "Connecting…",
+    waiting: "Waiting for the agent…",
+    "agent-connected": "Agent connected",
+    listening: "Agent connected: listening",
+    thinking: "Agent connected: thinking…",
+    speaking: "Agent connected: speaking",
+    reconnecting: "Reconnecting…",
+    "agent-left": "The agent left the session.",
+    disconnected: "Disconnected.",
+    error: "Something went wrong.",
+  };
+
+  const $ = (id) => document.getElementById(id);
+  const el = {
+    status: $("status"), retry: $("retry"), takeover: $("takeover"), notice: $("offline-notice"),
+    modelName: $("model-name"), search: $("agent-search"), refresh: $("agent-refresh"),
+    agentsMessage: $("agents-message"), list: $("agent-list"), createForm: $("create-form"),
+    createMessage: $("create-message"), session: $("session"), selected: $("selected"),
+    connect: $("connect"), disconnect: $("disconnect"), mute: $("mute"), meter: $("mic-level"),
+    switchForm: $("switch-form"), switchSelect: $("switch-agent"), switchButton: $("switch-button"),
+    textForm: $("text-form"), textInput: $("text-input"), textSend: $("text-send"),
+    transcript: $("transcript"), audio: $("audio-sink"),
+  };
+
+  // Everything the page knows; one session at a time.
+  const state = {
+    agents: [], selectedId: null, room: null, session: null, agent: null, waitTimer: null,
+    meter: null, meterFrame: 0, leaving: false, segments: new Map(), joinOffer: null,
+    timings: {},
+  };
+  window.lvs = state; // read by the browser tests and benchmarks
+
+  // ---------------------------------------------------------------- status line
+  function setStatus(name, detail) {
+    el.status.dataset.state = name;
+    el.status.textContent = detail ? `${STATUS_TEXT[name]} ${detail}` : STATUS_TEXT[name];
+    const failed = name === "error" || name === "agent-left" || name === "disconnected";
+    el.retry.hidden = !failed || !(state.selectedId || state.joinOffer);
+    if (name !== "error") el.takeover.hidden = true;
+    el.session.dataset.connection = name;
+  }
+
+  function setAgentPresence(value) {
+    el.session.dataset.agent = value; // none | waiting | connected | left
+  }
+
+  // ---------------------------------------------------------------- API helpers
+  async function api(method, path, body) {
+    const init = { method, headers: {} };
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    let response;
+    try {
+      response = await fetch(path, init);
+    } catch (err) {
+      return { ok: false, status: 0, data: { error: "the web service is unreachable" } };
+    }
+    let data = {};
+    try { data = await response.json(); } catch (err) { data = {}; }
+    return { ok: response.ok, status: response.status, data };
+  }
+
+  // ---------------------------------------------------------------- config + notice
+  async function loadConfig() {
+    const res = await api("GET", "/api/config");
+    if (!res.ok) return;
+    if (res.data.offline_model) {
+      el.modelName.textContent = res.data.llm && res.data.llm.model ? res.data.llm.model : "SmolLM2-135M";
+      el.notice.hidden = false;
+    }
+  }
+
+  // ---------------------------------------------------------------- agent list
+  async function loadAgents() {
+    el.agentsMessage.textContent = "Loading agents…";
+    el.refresh.disabled = true;
+    const res = await api("GET", "/api/agents");
+    el.refresh.disabled = false;
+    if (!res.ok) {
+      el.agentsMessage.textContent = `Could not load agents: ${res.data.error || res.status}`;
+      return;
+    }
+    state.agents = res.data.agents || [];
+    if (state.selectedId && !state.agents.some((a) => a.id === state.selectedId)) state.selectedId = null;
+    if (!state.selectedId && state.agents.length === 1) state.selectedId = state.agents[0].id;
+    renderAgents();
+  }
+
+  function renderAgents() {
+    const query = el.search.value.trim().toLowerCase();
+    const shown = state.agents.filter((a) =>
+      !query || [a.name, a.persona, a.id].some((s) => (s || "").toLowerCase().includes(query)));
+    el.list.replaceChildren(...shown.map((agent) => {
+      const item = document.createElement("li");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "agent";
+      button.dataset.agentId = agent.id;
+      button.setAttribute("aria-pressed", String(agent.id === state.selectedId));
+      const name = document.createElement("span");
+      name.className = "agent-name";
+      name.textContent = agent.name || agent.id;
+      const persona = document.createElement("span");
+      persona.className = "agent-persona";
+      persona.textContent = agent.persona || "";
+      button.append(name, persona);
+      button.addEventListener("click", () => selectAgent(agent.id));
+      item.append(button);
+      return item;
+    }));
+    el.agentsMessage.textContent = state.agents.length === 0 ? "No agents yet: create one below."
+      : shown.length === 0 ? "No agent matches the search." : `${shown.length} of ${state.agents.length} agents`;
+    renderSelection();
+    renderSwitchOptions();
+  }
+
+  function selectAgent(id) {
+    state.selectedId = id;
+    state.joinOffer = null;
+    renderAgents();
+  }
+
+  function agentName(id) {
+    const agent = state.agents.find((a) => a.id === id);
+    return agent ? agent.name : id;
+  }
+
+  function renderSelection() {
+    if (state.joinOffer) {
+      el.selected.textContent = `Ready to join session ${state.joinOffer.room}.`;
+    } else {
+      el.selected.textContent = state.selectedId ? `Selected: ${agentName(state.selectedId)}` : "No agent selected.";
+    }
+    el.connect.disabled = Boolean(state.room) || !(state.selectedId || state.joinOffer);
+  }
+
+  function renderSwitchOptions() {
+    const current = state.session ? state.session.agent_id : null;
+    el.switchSelect.replaceChildren(...state.agents.filter((a) => a.id !== current).map((a) => {
+      const option = document.createElement("option");
+      option.value = a.id;
+      option.textContent = a.name || a.id;
+      return option;
+    }));
+    const live = Boolean(state.agent);
+    el.switchSelect.disabled = !live || el.switchSelect.options.length === 0;
+    el.switchButton.disabled = el.switchSelect.disabled;
+  }
+
+  // ---------------------------------------------------------------- create agent
+  async function createAgent(event) {
+    event.preventDefault();
+    const form = el.createForm;
+    for (const input of form.querySelectorAll("input, textarea")) input.removeAttribute("aria-invalid");
+    el.createMessage.textContent = "";
+    const body = { name: form.name.value.trim(), persona: form.persona.value.trim(), human: form.human.value.trim() };
+    const submit = form.querySelector("button[type=submit]");
+    submit.disabled = true;
+    const res = await api("POST", "/api/agents", body);
+    submit.disabled = false;
+    if (!res.ok) {
+      el.createMessage.textContent = res.data.error || `failed (${res.status})`;
+      const field = res.data.field && form.elements[res.data.field];
+      if (field) { field.setAttribute("aria-invalid", "true"); field.focus(); }
+      return;
+    }
+    form.name.value = "";
+    state.selectedId = res.data.id;
+    await loadAgents();
+  }
+
+  // ---------------------------------------------------------------- transcript
+  function addLine(who, text, key) {
+    let item = key ? state.segments.get(key) : null;
+    if (!item) {
+      item = document.createElement("li");
+      item.className = `line ${who}`;
+      item.dataset.who = who;
+      const speaker = document.createElement("span");
+      speaker.className = "speaker";
+      speaker.textContent = who === "agent" ? "Agent" : who === "user" ? "You" : "";
+      const words = document.createElement("span");
+      words.className = "words";
+      item.append(speaker, words);
+      el.transcript.append(item);
+      if (key) state.segments.set(key, item);
+    }
+    item.querySelector(".words").textContent = text;
+    item.scrollIntoView({ block: "nearest" });
+  }
+
+  function onTranscription(reader, participantInfo) {
+    const attrs = (reader.info && reader.info.attributes) || {};
+    const who = state.room && participantInfo.identity === state.room.localParticipant.identity ? "user" : "agent";
+    const key = attrs[ATTR_SEGMENT] || reader.info.id;
+    let text = "";
+    (async () => {
+      try {
+        for await (const chunk of reader) {
+          text += chunk;
+          if (text.trim()) addLine(who, text, key);
+        }
+      } catch (err) {
+        console.warn("transcription stream failed", err);
+      }
+    })();
+  }
+
+  // ---------------------------------------------------------------- agent detection (race-free)
+  function isAgent(participant) {
+    return Boolean(participant) && (participant.isAgent || participant.kind === LK.ParticipantKind.AGENT);
+  }
+
+  // The one place that notices the agent: called from the participant list after connect()
+  // and from ParticipantConnected, whichever comes first; the waiting timeout is cleared either way.
+  function agentJoined(participant) {
+    if (!isAgent(participant) || state.agent) return;
+    state.agent = participant;
+    clearTimeout(state.waitTimer);
+    state.waitTimer = null;
+    state.timings.agentConnected = performance.now();
+    setAgentPresence("connected");
+    setStatus("agent-connected");
+    applyAgentState();
+    renderSwitchOptions();
+    el.textInput.disabled = false;
+    el.textSend.disabled = false;
+  }
+
+  function applyAgentState() {
+    if (!state.agent) return;
+    const value = state.agent.attributes[ATTR_AGENT_STATE];
+    if (value === "listening" || value === "thinking" || value === "speaking") setStatus(value);
+    else setStatus("agent-connected");
+  }
+
+  function agentLeft(participant) {
+    if (!state.agent || participant.identity !== state.agent.identity) return;
+    state.agent = null;
+    setAgentPresence("left");
+    setStatus("agent-left");
+    renderSwitchOptions();
+    el.textInput.disabled = true;
+    el.textSend.disabled = true;
+  }
+
+  function checkParticipants() {
+    for (const participant of state.room.remoteParticipants.values()) agentJoined(participant);
+  }
+
+  // ---------------------------------------------------------------- microphone level
+  function startMeter() {
+    stopMeter();
+    const pub = state.room && state.room.localParticipant.getTrackPublication(LK.Track.Source.Microphone);
+    if (!pub || !pub.track) return;
+    try {
+      state.meter = LK.createAudioAnalyser(pub.track, { cloneTrack: true });
+    } catch (err) {
+      console.warn("no level meter", err);
+      return;
+    }
+    const tick = () => {
+      if (!state.meter) return;
+      el.meter.value = pub.isMuted ? 0 : Math.min(1, state.meter.calculateVolume() * 4);
+      state.meterFrame = requestAnimationFrame(tick);
+    };
+    tick();
+  }
+
+  function stopMeter() {
+    cancelAnimationFrame(state.meterFrame);
+    if (state.meter) state.meter.cleanup().catch(() => {});
+    state.meter = null;
+    el.meter.value = 0;
+  }
+
+  // ---------------------------------------------------------------- session lifecycle
+  function newRoom() {
+    const room = new LK.Room({ adaptiveStream: true, dynacast: true });
+    room
+      .on(LK.RoomEvent.ParticipantConnected, agentJoined)
+      .on(LK.RoomEvent.ParticipantDisconnected, agentLeft)
+      .on(LK.RoomEvent.ParticipantAttributesChanged, (changed, participant) => {
+        if (state.agent && participant && participant.identity === state.agent.identity) applyAgentState();
+      })
+      .on(LK.RoomEvent.TrackSubscribed, (track) => {
+        if (track.kind === LK.Track.Kind.Audio) el.audio.append(track.attach());
+      })
+      .on(LK.RoomEvent.TrackUnsubscribed, (track) => { track.detach().forEach((node) => node.remove()); })
+      .on(LK.RoomEvent.Reconnecting, () => setStatus("reconnecting"))
+      .on(LK.RoomEvent.Reconnected, () => {
+        if (state.agent) applyAgentState(); else setStatus("waiting");
+      })
+      .on(LK.RoomEvent.Disconnected, () => {
+        if (state.room !== room) return;
+        const expected = state.leaving;
+        cleanup();
+        setStatus(expected ? "idle" : "disconnected");
+      });
+    room.registerTextStreamHandler(TOPIC_TRANSCRIPTION, onTranscription);
+    return room;
+  }
+
+  async function requestSession(takeover) {
+    const res = await api("POST", "/api/sessions", { agent_id: state.selectedId, takeover: Boolean(takeover) });
+    if (res.ok) return res.data;
+    if (res.status === 409) {
+      setStatus("error", "This agent is already in a session (another tab or device).");
+      el.takeover.hidden = false;
+      el.takeover.focus();
+    } else {
+      setStatus("error", res.data.error || `Session request failed (${res.status}).`);
+    }
+    return null;
+  }
+
+  async function connect(takeover) {
+    if (state.room) return;
+    state.timings = { connectClick: performance.now() };
+    el.takeover.hidden = true;
+    el.retry.hidden = true;
+    el.connect.disabled = true;
+    const room = newRoom();
+    state.room = room;
+    // Autoplay: unlock audio inside the click, before any await.
+    room.startAudio().catch(() => {});
+    setStatus("connecting");
+    setAgentPresence("none");
+    const offer = state.joinOffer;
+    const session = offer || (await requestSession(takeover));
+    if (!session) { cleanup(); return; }
+    state.joinOffer = null;
+    state.session = session;
+    try {
+      await room.connect(session.url, session.token);
+    } catch (err) {
+      cleanup();
+      setStatus("error", `Could not reach the voice server (${err.message || err}).`);
+      return;
+    }
+    if (state.room !== room) return; // disconnected meanwhile
+    state.timings.roomConnected = performance.now();
+    el.session.dataset.room = session.room;
+    el.disconnect.disabled = false;
+    setAgentPresence("waiting");
+    setStatus("waiting");
+    state.waitTimer = setTimeout(() => {
+      state.waitTimer = null;
+      if (!state.agent && state.room === room) {
+        setAgentPresence("none");
+        setStatus("error", "The agent did not join. Is the agent worker running?");
+      }
+    }, AGENT_WAIT_MS);
+    checkParticipants(); // an agent that joined before us fires no ParticipantConnected
+    try {
+      await room.localParticipant.setMicrophoneEnabled(true);
+      el.mute.disabled = false;
+      startMeter();
+    } catch (err) {
+      console.warn("microphone unavailable", err);
+      addLine("system", `Microphone unavailable (${err.message || err}); you can type instead.`);
+    }
+    room.startAudio().catch(() => {});
+  }
+
+  function cleanup() {
+    clearTimeout(state.waitTimer);
+    state.waitTimer = null;
+    stopMeter();
+    el.audio.replaceChildren();
+    state.room = null;
+    state.agent = null;
+    state.leaving = false;
+    state.segments = new Map();
+    delete el.session.dataset.room;
+    setAgentPresence("none");
+    el.disconnect.disabled = true;
+    el.mute.disabled = true;
+    el.mute.setAttribute("aria-pressed", "false");
+    el.mute.textContent = "Mute microphone";
+    el.textInput.disabled = true;
+    el.textSend.disabled = true;
+    renderSelection();
+    renderSwitchOptions();
+  }
+
+  async function disconnect() {
+    const room = state.room;
+    const session = state.session;
+    if (!room) return;
+    state.leaving = true;
+    await room.disconnect();
+    if (state.room === room) { cleanup(); setStatus("idle"); }
+    if (session) await api("DELETE", `/api/sessions/${encodeURIComponent(session.room)}`);
+    state.session = null;
+  }
+
+  async function toggleMute() {
+    const participant = state.room && state.room.localParticipant;
+    if (!participant) return;
+    const muted = el.mute.getAttribute("aria-pressed") === "true";
+    await participant.setMicrophoneEnabled(muted);
+    el.mute.setAttribute("aria-pressed", String(!muted));
+    el.mute.textContent = muted ? "Mute microphone" : "Unmute microphone";
+  }
+
+  async function sendText(event) {
+    event.preventDefault();
+    const text = el.textInput.value.trim();
+    if (!text || !state.room || !state.agent) return;
+    el.textInput.value = "";
+    addLine("user", text);
+    try {
+      await state.room.localParticipant.sendText(text, { topic: TOPIC_CHAT });
+    } catch (err) {
+      addLine("system", `Could not send: ${err.message || err}`);
+    }
+  }
+
+  async function switchAgent(event) {
+    event.preventDefault();
+    const id = el.switchSelect.value;
+    if (!id || !state.room || !state.agent) return;
+    await state.room.localParticipant.sendText(JSON.stringify({ letta_agent_id: id }), { topic: TOPIC_SWITCH });
+    addLine("system", `Asked to switch to ${agentName(id)}.`);
+    state.session.agent_id = id;
+    state.selectedId = id;
+    renderAgents();
+  }
+
+  // A session handed over in the URL fragment (#join=<JSON>), e.g. created by a script or test:
+  // the fragment never reaches the server and is cleared from the address bar at once.
+  function readJoinOffer() {
+    const match = /^#join=(.+)$/.exec(window.location.hash);
+    if (!match) return;
+    history.replaceState(null, "", window.location.pathname + window.location.search);
+    try {
+      const offer = JSON.parse(decodeURIComponent(match[1]));
+      if (offer.url && offer.token && offer.room) {
+        state.joinOffer = offer;
+        if (offer.agent_id) state.selectedId = offer.agent_id; // Retry then starts a fresh session
+      }
+    } catch (err) {
+      console.warn("bad join link", err);
+    }
+  }
+
+  function retry() {
+    if (state.room) {
+      state.leaving = true;
+      state.room.disconnect().finally(() => connect(true));
+    } else {
+      connect(true);
+    }
+  }
+
+  // ---------------------------------------------------------------- wiring
+  function init() {
+    if (!LK) {
+      setStatus("error", "livekit-client is missing: run scripts/install-web-assets.sh.");
+      return;
+    }
+    readJoinOffer();
+    el.search.addEventListener("input", renderAgents);
+    el.refresh.addEventListener("click", loadAgents);
+    el.createForm.addEventListener("submit", createAgent);
+    el.connect.addEventListener("click", () => connect(false));
+    el.disconnect.addEventListener("click", disconnect);
+    el.mute.addEventListener("click", toggleMute);
+    el.textForm.addEventListener("submit", sendText);
+    el.switchForm.addEventListener("submit", switchAgent);
+    el.retry.addEventListener("click", retry);
+    el.takeover.addEventListener("click", () => connect(true));
+    window.addEventListener("pagehide", () => {
+      if (state.session && state.room) {
+        fetch(`/api/sessions/${encodeURIComponent(state.session.room)}`, { method: "DELETE", keepalive: true });
+      }
+    });
+    setStatus("idle");
+    renderSelection();
+    loadConfig();
+    loadAgents();
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();

@@ -1,0 +1,47 @@
+"""Fixtures: `stack` makes sure the native stack is up for the whole test session (and stops what it started)."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from services.shared.settings import Settings, get_settings
+from services.stack.health import probe
+from services.stack.programs import programs
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _all_healthy(settings: Settings) -> bool:
+    return all(probe(p.health, timeout=1.0) for p in programs(settings))
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Settings]:
+    """The settings of a running native stack; started with scripts/up.sh when it is not up."""
+    settings = get_settings()
+    started_here = False
+    if not _all_healthy(settings):
+        result = subprocess.run(["bash", str(ROOT / "scripts" / "up.sh")], cwd=ROOT, check=False)
+        if result.returncode != 0:
+            subprocess.run([str(ROOT / ".stack/venv/bin/python"), "-m", "services.stack", "down"], cwd=ROOT)
+            pytest.fail("the native stack did not start (see the output of scripts/up.sh above)")
+        started_here = True
+    yield settings
+    if started_here:
+        subprocess.run([str(ROOT / ".stack/venv/bin/python"), "-m", "services.stack", "down"], cwd=ROOT, check=False)
+
+
+# Tests run unit first, then against the running stack, and last the ones that stop and restart it.
+_ORDER = ("unit", "stack", "browser", "chaos", "lifecycle")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        marks = {m.name for m in item.iter_markers()}
+        return max((i for i, name in enumerate(_ORDER) if name in marks), default=0)
+
+    items.sort(key=rank)

@@ -1,0 +1,34 @@
+"""Helpers shared by the stack, browser and chaos tests."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from services.shared.settings import Settings
+
+T = TypeVar("T")
+
+
+def log_tail(settings: Settings, name: str, lines: int = 40) -> str:
+    """The last lines of a service's log, to print when a test fails."""
+    path = settings.stack.log_dir / f"{name}.log"
+    if not path.exists():
+        return f"(no log at {path})"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def eventually(condition: Callable[[], T], timeout: float, interval: float = 0.2, what: str = "condition") -> T:
+    """Poll until ``condition`` returns a truthy value; fail with ``what`` after ``timeout`` seconds."""
+    end = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < end:
+        try:
+            value = condition()
+            if value:
+                return value
+        except Exception as error:  # the condition may fail while a service is still starting
+            last_error = error
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}" + (f": {last_error!r}" if last_error else ""))
