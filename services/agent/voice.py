@@ -32,8 +32,14 @@ def switched_to(name: str | None) -> str:
 class LettaVoiceAgent(Agent):
     """One Letta agent behind the voice pipeline; a switch replaces this object with another."""
 
-    def __init__(self, settings: Settings, letta_agent_id: str, announce: str | None = None) -> None:
-        super().__init__(instructions=INSTRUCTIONS, llm=letta_llm(settings, letta_agent_id))
+    def __init__(
+        self,
+        settings: Settings,
+        letta_agent_id: str,
+        announce: str | None = None,
+        brain: llm.LLM | None = None,
+    ) -> None:
+        super().__init__(instructions=INSTRUCTIONS, llm=brain or letta_llm(settings, letta_agent_id))
         self.letta_agent_id = letta_agent_id
         self._announce = announce
 

@@ -53,6 +53,10 @@ async def healthz(request: web.Request) -> web.Response:
             "last_error": sweeper.last_error,
             "worker_ready": sweeper.worker_ready,
             "rooms_tracked": len(sweeper.memory),
+            "recent_actions": [
+                {"at": at, "room": a.room, "identity": a.identity, "rule": a.rule.value, "outcome": o.value}
+                for at, a, o in list(sweeper.recent)[-10:]
+            ],
         }
     )
 

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -74,6 +75,7 @@ class Sweeper:
         self.worker_ready = True
         self.last_sweep_at: float | None = None
         self.last_error: str | None = None
+        self.recent: deque[tuple[float, Action, Outcome]] = deque(maxlen=200)
 
     def ours(self, room: RoomView) -> bool:
         rs = self.settings.recovery
@@ -163,6 +165,7 @@ class Sweeper:
         if action.kind is ActionKind.DISPATCH and outcome is Outcome.DONE:
             self.memory = record_dispatch(self.memory, action.room, self.clock())
         metrics.ACTIONS.labels(action.rule.value, outcome.value).inc()
+        self.recent.append((self.clock(), action, outcome))
         with log_context(room=action.room, identity=action.identity):
             log.log(
                 logging.WARNING if outcome is Outcome.FAILED else logging.INFO,

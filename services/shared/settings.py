@@ -345,6 +345,30 @@ class RecoverySettings(BaseSettings):
     )
 
 
+class DeploySettings(BaseSettings):
+    """A VM deployment in containers (compose.yaml): the public name Caddy serves over HTTPS."""
+
+    model_config = _section("DEPLOY_")
+
+    domain: str | None = Field(
+        default=None, description="DNS name of the VM (compose tls profile: https://DOMAIN); unset natively."
+    )
+
+    @field_validator("domain")
+    @classmethod
+    def _hostname(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        labels = value.rstrip(".").split(".")
+        ok = len(labels) >= 2 and all(
+            0 < len(label) <= 63 and label.replace("-", "").isalnum() and not label.startswith("-")
+            for label in labels
+        )
+        if not ok or "://" in value:
+            raise ValueError("must be a DNS name like voice.example.com (no scheme, no port)")
+        return value.rstrip(".").lower()
+
+
 class Settings(BaseSettings):
     """Every setting of the stack, one section per service."""
 
@@ -359,6 +383,7 @@ class Settings(BaseSettings):
     agent: AgentSettings = Field(default_factory=AgentSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     recovery: RecoverySettings = Field(default_factory=RecoverySettings)
+    deploy: DeploySettings = Field(default_factory=DeploySettings)
 
     @model_validator(mode="after")
     def _strong_secret_off_loopback(self) -> Settings:
@@ -396,7 +421,7 @@ SECTIONS: dict[str, type[BaseSettings]] = {
     cls.__name__: cls
     for cls in (
         StackSettings, LiveKitSettings, PostgresSettings, LettaSettings, LLMSettings,
-        EmbeddingSettings, AgentSettings, WebSettings, RecoverySettings,
+        EmbeddingSettings, AgentSettings, WebSettings, RecoverySettings, DeploySettings,
     )
 }
 

@@ -38,12 +38,16 @@ def check_ports(settings: Settings, progs: list[Program], sup: Supervisor) -> No
     """Every port we are about to bind is free (or already held by our own running program)."""
     ours = sup.info() if sup.running() else {}
     taken = [
-        p for p in progs
-        if (ours.get(p.name) is None or ours[p.name].state != "RUNNING") and port_in_use(p.port)
+        f"{prog.name} port {port} ({setting})"
+        for prog in progs
+        if ours.get(prog.name) is None or ours[prog.name].state != "RUNNING"
+        for setting, port in prog.ports
+        if port_in_use(port)
     ]
     if taken:
-        desc = ", ".join(f"{p.name} port {p.port}" for p in taken)
-        raise StackError(f"port already in use: {desc}. Stop what uses it or change the port setting.")
+        raise StackError(
+            f"port already in use: {', '.join(taken)}. Stop what uses it or set another port in .env."
+        )
 
 
 def wait_healthy(settings: Settings, sup: Supervisor, progs: list[Program]) -> None:

@@ -28,11 +28,15 @@ class Program:
     command: list[str]
     stage: int  # programs of one stage start together; the next stage waits for them to be healthy
     health: Health
-    port: int
+    ports: tuple[tuple[str, int], ...]  # (setting that chooses it, port); the first one is the service's
     env: dict[str, str] = field(default_factory=dict)
     user: str | None = None
     directory: Path = ROOT
     stop_wait: int = 15
+
+    @property
+    def port(self) -> int:
+        return self.ports[0][1]
 
 
 def venv_bin(settings: Settings, name: str) -> str:
@@ -86,7 +90,7 @@ def programs(settings: Settings) -> list[Program]:
             ],
             stage=0,
             health=Health("tcp", f"{pg.host}:{pg.port}"),
-            port=pg.port,
+            ports=(("POSTGRES_PORT", pg.port),),
             user=pg_run_user(settings),
             stop_wait=30,
         ),
@@ -95,7 +99,7 @@ def programs(settings: Settings) -> list[Program]:
             command=[str(s.cache / "bin" / "livekit-server"), "--config", str(run_dir / "livekit.yaml")],
             stage=0,
             health=Health("http", f"{lk.http_url}/"),
-            port=lk.port,
+            ports=(("LIVEKIT_PORT", lk.port), ("LIVEKIT_RTC_TCP_PORT", lk.rtc_tcp_port)),
         ),
     ]
     if settings.llm.is_local:
@@ -105,7 +109,7 @@ def programs(settings: Settings) -> list[Program]:
                 command=[py, "-m", "services.llm"],
                 stage=0,
                 health=Health("http", f"{settings.llm.local_base_url}/models"),
-                port=settings.llm.port,
+                ports=(("LLM_PORT", settings.llm.port),),
             ),
             Program(
                 name="embeddings",
@@ -117,7 +121,7 @@ def programs(settings: Settings) -> list[Program]:
                 ],
                 stage=0,
                 health=Health("http", f"{settings.embeddings.base_url}/models"),
-                port=settings.embeddings.port,
+                ports=(("EMBEDDINGS_PORT", settings.embeddings.port),),
             ),
         ]
     progs += [
@@ -129,7 +133,7 @@ def programs(settings: Settings) -> list[Program]:
             ],
             stage=1,
             health=Health("http", f"{settings.letta.base_url}/v1/health/"),
-            port=settings.letta.port,
+            ports=(("LETTA_PORT", settings.letta.port),),
             env=letta_env(settings),
             directory=s.data_dir / "letta",
             stop_wait=20,
@@ -139,7 +143,7 @@ def programs(settings: Settings) -> list[Program]:
             command=[py, "-m", "services.agent", "start"],
             stage=2,
             health=Health("http", f"http://127.0.0.1:{settings.agent.port}/"),
-            port=settings.agent.port,
+            ports=(("AGENT_PORT", settings.agent.port), ("AGENT_METRICS_PORT", settings.agent.metrics_port)),
             stop_wait=30,
         ),
         Program(
@@ -151,14 +155,14 @@ def programs(settings: Settings) -> list[Program]:
             ],
             stage=2,
             health=Health("http", f"{settings.web.base_url}/healthz"),
-            port=settings.web.port,
+            ports=(("WEB_PORT", settings.web.port),),
         ),
         Program(
             name="recovery",
             command=[py, "-m", "services.recovery", "serve"],
             stage=2,
             health=Health("http", f"http://127.0.0.1:{settings.recovery.port}/healthz"),
-            port=settings.recovery.port,
+            ports=(("RECOVERY_PORT", settings.recovery.port),),
         ),
     ]
     return progs

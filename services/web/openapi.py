@@ -45,8 +45,14 @@ def _body(model: type) -> dict[str, Any]:
     }
 
 
-def openapi_document() -> dict[str, Any]:
+def _literal(text: str) -> str:
+    """A regex matching `text` literally (ECMA-262 and Python agree on these escapes)."""
+    return "".join("\\" + c if c in r"\^$.|?*+()[]{}" else c for c in text)
+
+
+def openapi_document(room_prefix: str = "lvs-") -> dict[str, Any]:
     """Every route of the service, with request and response schemas."""
+    room_pattern = f"^{_literal(room_prefix)}[0-9a-f]{{16}}$"
     ok = {"type": "object", "properties": {"status": {"type": "string"}}}
     return {
         "openapi": "3.1.0",
@@ -122,7 +128,12 @@ def openapi_document() -> dict[str, Any]:
                 "delete": {
                     "operationId": "endSession",
                     "parameters": [
-                        {"name": "room", "in": "path", "required": True, "schema": {"type": "string"}}
+                        {
+                            "name": "room",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string", "pattern": room_pattern},
+                        }
                     ],
                     "responses": {
                         "200": _json(

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.web.errors import ApiError
 
@@ -14,23 +13,16 @@ AGENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$"
 IDENTITY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$"
 MAX_BLOCK_CHARS = 2000
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def _no_control_chars(value: str) -> str:
-    if _CONTROL.search(value):
-        raise ValueError("must not contain control characters")
-    if not value.strip():
-        raise ValueError("must not be blank")
-    return value
+# Free text: any character but control characters (tab and newlines allowed), and not blank.
+_TEXT_CHAR = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+_VISIBLE_CHAR = r"[^\s\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+BLOCK_PATTERN = rf"^{_TEXT_CHAR}*{_VISIBLE_CHAR}{_TEXT_CHAR}*$"
 
 
 AgentId = Annotated[str, StringConstraints(pattern=AGENT_ID_PATTERN)]
 Identity = Annotated[str, StringConstraints(pattern=IDENTITY_PATTERN)]
 AgentName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
-BlockText = Annotated[
-    str, StringConstraints(min_length=1, max_length=MAX_BLOCK_CHARS), AfterValidator(_no_control_chars)
-]
+BlockText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_BLOCK_CHARS, pattern=BLOCK_PATTERN)]
 
 
 class _Strict(BaseModel):

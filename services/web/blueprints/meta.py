@@ -37,4 +37,4 @@ def config() -> ResponseReturnValue:
 
 @bp.get("/api/openapi.json")
 def openapi() -> ResponseReturnValue:
-    return jsonify(openapi_document())
+    return jsonify(openapi_document(settings().recovery.room_prefix))

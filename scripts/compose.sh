@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The stack in containers (compose.yaml): what `make up|down|status|logs|smoke` run in compose mode.
+#   scripts/compose.sh up | down | status | logs [SERVICE] [--follow] | smoke [ARGS] | config
+# Profiles come from the settings: local-models unless a cloud LLM is configured, tls when DEPLOY_DOMAIN
+# is set. Data lives in named volumes; `down` never removes them.
+source "$(dirname "$0")/compose-lib.sh"
+cd "$ROOT"
+
+usage() { sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+
+cmd_up() {
+  require_compose
+  bash "$ROOT/scripts/generate-secrets.sh" "$ENV_FILE"
+  export COMPOSE_PROFILES; COMPOSE_PROFILES="$(compose_profiles)"
+  step "Building our image (agent, web, recovery${COMPOSE_PROFILES:+; profiles: $COMPOSE_PROFILES})"
+  compose build || die "the image did not build: see the output above"
+  step "Starting the containers and waiting until every one is healthy"
+  if ! compose up --detach --remove-orphans --wait --wait-timeout "${STACK_HEALTH_TIMEOUT:-600}"; then
+    compose ps --all
+    die "some containers are not healthy: 'scripts/compose.sh logs SERVICE' shows why"
+  fi
+  compose ps
+  local domain; domain="$(env_get DEPLOY_DOMAIN)"
+  if [[ -n "$domain" ]]; then
+    done_ "the page: https://$domain/"
+  else
+    done_ "the page: http://127.0.0.1:$(env_get WEB_PORT | grep . || echo 8080)/ (on this machine)"
+  fi
+  if [[ "$COMPOSE_PROFILES" == *local-models* ]]; then
+    info "note: the offline model (SmolLM2-135M) only proves the pipeline; set OPENAI_API_KEY for a real assistant."
+  fi
+}
+
+cmd_down() {
+  require_compose
+  step "Stopping the containers (volumes with Letta's memory are kept)"
+  COMPOSE_PROFILES="$ALL_PROFILES" compose down
+  done_ "stopped"
+}
+
+cmd_status() {
+  require_compose
+  COMPOSE_PROFILES="$ALL_PROFILES" compose ps --all --format "table {{.Service}}\t{{.State}}\t{{.Health}}\t{{.Status}}"
+}
+
+cmd_logs() {
+  require_compose
+  local args=(--tail "${LINES:-100}") services=()
+  for arg in "$@"; do
+    case "$arg" in
+      -f|--follow) args+=(--follow) ;;
+      *) services+=("$arg") ;;
+    esac
+  done
+  COMPOSE_PROFILES="$ALL_PROFILES" compose logs "${args[@]}" "${services[@]}"
+}
+
+cmd_smoke() {
+  require_compose
+  # our image with the tests folder mounted, on the host network like the services it checks
+  COMPOSE_PROFILES="$(compose_profiles)" compose run --rm --no-deps -T \
+    --volume "$ROOT/tests:/app/tests:ro" web python -m tests.smoke "$@"
+}
+
+cmd_config() {
+  COMPOSE_PROFILES="$(compose_profiles)" compose config --quiet && done_ "compose.yaml is valid"
+}
+
+case "${1:-}" in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  logs) shift; cmd_logs "$@" ;;
+  smoke) shift; cmd_smoke "$@" ;;
+  config) cmd_config ;;
+  *) usage ;;
+esac

@@ -1,0 +1,1 @@
+"""Deployment helpers for the containerised stack: `.env` secrets, container health probes, constraints."""

@@ -1,0 +1,70 @@
+"""Dispatch latency: explicit dispatch created -> our agent joins the room, seen by a human already in it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+from livekit import api, rtc
+
+from services.shared.livekit import livekit_api, room_metadata
+from services.shared.settings import Settings
+from tests.bench.report import Section, percentile, summary_ms
+from tests.stack.test_agent_harness import default_agent_id, dispatch, human_token
+
+ROOMS = 50
+CONCURRENCY = 5
+JOIN_TIMEOUT_S = 30.0
+
+
+async def one_dispatch(lk: api.LiveKitAPI, settings: Settings, letta_id: str) -> float:
+    """Seconds from create_dispatch to the agent's ParticipantConnected in the human's room."""
+    name = f"{settings.recovery.room_prefix}bench-{uuid.uuid4().hex[:10]}"
+    await lk.room.create_room(api.CreateRoomRequest(name=name, metadata=room_metadata(letta_id)))
+    room = rtc.Room()
+    joined = asyncio.Event()
+
+    def on_join(p: rtc.RemoteParticipant) -> None:
+        if p.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT:
+            joined.set()
+
+    room.on("participant_connected", on_join)
+    try:
+        await room.connect(settings.livekit.url, human_token(settings, name, f"bench-{uuid.uuid4().hex[:6]}"))
+        started = time.perf_counter()
+        await dispatch(lk, settings, name, letta_id)
+        await asyncio.wait_for(joined.wait(), JOIN_TIMEOUT_S)
+        return time.perf_counter() - started
+    finally:
+        await room.disconnect()
+        await lk.room.delete_room(api.DeleteRoomRequest(room=name))
+
+
+async def _run(settings: Settings) -> tuple[list[float], int]:
+    letta_id = default_agent_id(settings)
+    gate = asyncio.Semaphore(CONCURRENCY)
+    async with livekit_api(settings) as lk:
+
+        async def guarded() -> float | None:
+            async with gate:
+                try:
+                    return await one_dispatch(lk, settings, letta_id)
+                except TimeoutError:
+                    return None
+
+        results = await asyncio.gather(*(guarded() for _ in range(ROOMS)))
+    ok = [r for r in results if r is not None]
+    return ok, len(results) - len(ok)
+
+
+def bench_dispatch(settings: Settings) -> Section:
+    section = Section(f"Dispatch latency ({ROOMS} rooms, {CONCURRENCY} at a time)")
+    latencies, failed = asyncio.run(_run(settings))
+    if latencies:
+        section.add("create_dispatch -> agent joined (seen by the human)", summary_ms(latencies))
+        p50, p99 = percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
+        section.add("p50", f"{p50:.0f} ms", "<= 100 ms", p50 <= 100)
+        section.add("p99", f"{p99:.0f} ms", "<= 300 ms", p99 <= 300)
+    section.add("rooms without an agent after 30 s", str(failed), "0", failed == 0)
+    return section

@@ -1,0 +1,73 @@
+"""A live voice conversation through the real livekit-server, our worker and the real Letta server."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from services.shared.livekit import livekit_api
+from services.shared.settings import Settings
+from tests.helpers import log_tail
+from tests.stack.test_agent_harness import (
+    Human,
+    create_room,
+    default_agent_id,
+    delete_room,
+    dispatch,
+    espeak_wav,
+    new_room_name,
+    our_agents,
+    until,
+)
+
+pytestmark = pytest.mark.stack
+
+JOIN_S = 30.0
+REPLY_S = 90.0
+
+
+async def _conversation(settings: Settings, tmp: Path, agent_first: bool) -> Human:
+    letta_id = default_agent_id(settings)
+    speech = espeak_wav("my name is Ada", tmp / "ada.wav")
+    room = new_room_name(settings)
+    human = Human(settings, room)
+    async with livekit_api(settings) as lk:
+        await create_room(lk, room, letta_id)
+        try:
+            if agent_first:
+                await dispatch(lk, settings, room, letta_id)
+
+                async def agent_in_room() -> bool:
+                    return bool(await our_agents(lk, settings, room))
+
+                from tests.stack.test_agent_harness import poll
+
+                await poll(agent_in_room, JOIN_S, "our agent to join the empty room")
+                await human.join()
+            else:
+                await human.join()
+                await dispatch(lk, settings, room, letta_id)
+            await until(lambda: human.agent() is not None, JOIN_S, "the human to see the agent")
+            # The greeting (or any speech) reaches the human as audible audio.
+            await until(lambda: human.loud_frames > 10, JOIN_S, "audible agent audio")
+            await until(lambda: human.agent_state() == "listening", JOIN_S, "the agent to listen")
+            before = human.loud_frames
+            human.say_pcm(speech)
+            await until(lambda: "name" in human.transcript_text(), REPLY_S, "'name' in the transcripts")
+            await until(lambda: human.loud_frames > before + 10, REPLY_S, "a spoken reply")
+            assert len(await our_agents(lk, settings, room)) == 1
+            return human
+        finally:
+            await human.leave()
+            await delete_room(lk, room)
+
+
+@pytest.mark.parametrize("agent_first", [True, False], ids=["agent-first", "human-first"])
+def test_voice_turn_is_heard_transcribed_and_answered(stack: Settings, tmp_path: Path, agent_first: bool) -> None:
+    try:
+        human = asyncio.run(_conversation(stack, tmp_path, agent_first))
+    except AssertionError as exc:
+        pytest.fail(f"{exc}\n--- agent log ---\n{log_tail(stack, 'agent', 60)}")
+    assert "name" in human.transcript_text()

@@ -1,0 +1,131 @@
+"""Request policy and metadata parsing of the voice worker (pure functions, tables of cases)."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.agent.policy import (
+    Decision,
+    MetadataError,
+    ParticipantView,
+    PState,
+    RequestContext,
+    agent_identity,
+    decide_request,
+    parse_dispatch_metadata,
+    parse_switch_request,
+)
+
+pytestmark = pytest.mark.unit
+
+NOW = 1_000_000.0
+PREFIX = "agent-letta"
+AID = "agent-7bbda8ee-5779-4950-b35a-058818397202"
+
+
+def p(identity: str, *, agent: bool = True, state: PState = PState.ACTIVE, age: float = 60.0, audio: bool = True):
+    return ParticipantView(identity, agent, state, NOW - age, audio)
+
+
+def ctx(**kw) -> RequestContext:
+    return RequestContext(**{"room": "lvs-x", "identity_prefix": PREFIX, "now": NOW, **kw})
+
+
+@pytest.mark.parametrize(
+    ("snapshot", "context", "accept", "remove", "terminate"),
+    [
+        ([], ctx(), True, (), True),
+        (None, ctx(), True, (), True),
+        ([p("human-1", agent=False)], ctx(), True, (), True),
+        # a live agent of ours -> reject, never two
+        ([p("agent-letta-lvs-x")], ctx(), False, (), True),
+        # ours, just joined and not yet publishing: still live (grace period)
+        ([p("agent-letta-lvs-x", audio=False, age=2.0)], ctx(), False, (), True),
+        # ours, long joined and never published: stale -> removed, and we take the room
+        ([p("agent-letta-lvs-x", audio=False, age=60.0)], ctx(), True, ("agent-letta-lvs-x",), True),
+        # ours but disconnected: stale
+        ([p("agent-letta-old", state=PState.DISCONNECTED)], ctx(), True, ("agent-letta-old",), True),
+        # a stale one and a live one of ours: reject, still clean up the stale one
+        (
+            [p("agent-letta-old", state=PState.DISCONNECTED), p("agent-letta-lvs-x")],
+            ctx(),
+            False,
+            ("agent-letta-old",),
+            True,
+        ),
+        # someone else's agent (other prefix) is never touched and does not block us
+        ([p("other-agent", audio=False, age=600.0)], ctx(), True, (), True),
+        # a human whose identity starts with our prefix is not an agent of ours
+        ([p("agent-letta-human", agent=False, audio=False, age=600.0)], ctx(), True, (), True),
+        # this worker already has a job (pending or running) for the room
+        ([], ctx(busy_here=True), False, (), True),
+        (None, ctx(busy_here=True), False, (), True),
+        # at capacity: reject without terminating so another worker may take it
+        ([], ctx(local_jobs=4, max_jobs=4), False, (), False),
+        ([], ctx(local_jobs=3, max_jobs=4), True, (), True),
+    ],
+)
+def test_decide_request(snapshot, context, accept, remove, terminate) -> None:
+    decision = decide_request(snapshot, context)
+    assert isinstance(decision, Decision)
+    assert (decision.accept, decision.remove, decision.terminate) == (accept, remove, terminate), decision.reason
+
+
+def test_identity_is_stable_per_room() -> None:
+    assert agent_identity(PREFIX, "lvs-abc") == agent_identity(PREFIX, "lvs-abc") == "agent-letta-lvs-abc"
+    assert agent_identity(PREFIX, "lvs-abc") != agent_identity(PREFIX, "lvs-abd")
+
+
+@pytest.mark.parametrize(
+    ("dispatch", "room", "expected"),
+    [
+        (f'{{"letta_agent_id": "{AID}"}}', None, AID),
+        (f'{{"letta_agent_id": "{AID}", "extra": 1}}', "", AID),
+        # empty dispatch metadata falls back to the room's metadata
+        ("", f'{{"lvs": true, "letta_agent_id": "{AID}"}}', AID),
+        ("{}", f'{{"lvs": true, "letta_agent_id": "{AID}"}}', AID),
+        # a room metadata that is not JSON is ignored when the dispatch has the id
+        (f'{{"letta_agent_id": "{AID}"}}', "not json", AID),
+    ],
+)
+def test_parse_dispatch_metadata(dispatch, room, expected) -> None:
+    assert parse_dispatch_metadata(dispatch, room) == expected
+
+
+@pytest.mark.parametrize(
+    ("dispatch", "room", "message"),
+    [
+        (None, None, "no letta_agent_id"),
+        ("", "", "no letta_agent_id"),
+        ("{}", "{}", "no letta_agent_id"),
+        ("not json", None, "not JSON"),
+        ("[1, 2]", None, "not a JSON object"),
+        ('{"letta_agent_id": 5}', None, "is not a Letta agent id"),
+        ('{"letta_agent_id": "bob"}', None, "is not a Letta agent id"),
+        ('{"letta_agent_id": "agent-"}', None, "is not a Letta agent id"),
+        ('{"letta_agent_id": "agent-x/../../etc"}', None, "is not a Letta agent id"),
+        ("", "not json", "no letta_agent_id"),
+    ],
+)
+def test_parse_dispatch_metadata_errors(dispatch, room, message) -> None:
+    with pytest.raises(MetadataError, match=message):
+        parse_dispatch_metadata(dispatch, room)
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        (f'{{"letta_agent_id": "{AID}"}}', AID),
+        (f'{{"letta_agent_id": "{AID}"}}'.encode(), AID),
+        ('{"letta_agent_id": 3}', None),
+        ("{}", None),
+        ("nope", None),
+        ('{"letta_agent_id": "not-an-agent"}', None),
+    ],
+)
+def test_parse_switch_request(payload, expected) -> None:
+    if expected is None:
+        with pytest.raises(MetadataError):
+            parse_switch_request(payload)
+    else:
+        assert parse_switch_request(payload) == expected

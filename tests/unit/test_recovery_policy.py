@@ -1,0 +1,273 @@
+"""Table-driven tests of the recovery policy (pure: no LiveKit)."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.recovery.policy import (
+    Action,
+    ActionKind,
+    RoomMemory,
+    Rule,
+    decide,
+    next_dispatch_at,
+    observe,
+    observe_room,
+    record_dispatch,
+)
+from services.recovery.snapshot import Kind, ParticipantView, RoomView, Snapshot, State, is_ours
+from services.shared.settings import RecoverySettings, RoomOwnership
+
+pytestmark = pytest.mark.unit
+
+NOW = 1_000_000.0
+HOUR = 3600.0
+S = RecoverySettings(
+    empty_room_after=60,
+    agents_only_after=60,
+    inactive_participant_after=30,
+    orphan_after=3,
+    max_redispatch=3,
+    redispatch_backoff=5,
+)
+OURS = {"lvs": True, "letta_agent_id": "agent-123"}
+
+
+def human(identity: str = "user", state: State = State.ACTIVE, age: float = 10.0) -> ParticipantView:
+    return ParticipantView(identity, Kind.STANDARD, state, NOW - age, False, 1)
+
+
+def agent(identity: str = "agent-letta-a", state: State = State.ACTIVE, age: float = 10.0, ours: bool = True):
+    return ParticipantView(identity, Kind.AGENT, state, NOW - age, ours, 1)
+
+
+def room(*people: ParticipantView, name: str = "lvs-abc", meta: dict | None = None, age: float = 100.0):
+    metadata = OURS if meta is None else meta
+    return RoomView(name, metadata, NOW - age, len(people), tuple(people))
+
+
+def kinds(actions: list[Action]) -> list[tuple[str, str | None, str]]:
+    return [(a.rule.value, a.identity, a.kind.value) for a in actions]
+
+
+# Each case: a room as first seen (memory estimated from the snapshot alone) -> expected actions.
+FIRST_SIGHT = [
+    ("empty room, old", room(age=120), [("empty_room", None, "delete_room")]),
+    ("empty room, young", room(age=10), []),
+    ("live human with live agent, an hour old", room(human(age=HOUR), agent(age=HOUR), age=HOUR), []),
+    ("live human alone, just joined", room(human(age=1)), []),
+    ("live human alone past orphan wait", room(human(age=10)), [("orphaned_session", None, "dispatch")]),
+    (
+        "joined (not yet active) human alone",
+        room(human(state=State.JOINED, age=10)),
+        [("orphaned_session", None, "dispatch")],
+    ),
+    ("human alone, room without a Letta id", room(human(age=10), meta={"lvs": True}), []),
+    ("human with our agent still joining", room(human(age=10), agent(state=State.JOINING, age=5)), []),
+    (
+        "human with only a foreign agent",
+        room(human(age=10), agent("other-bot", ours=False)),
+        [("orphaned_session", None, "dispatch")],
+    ),
+    (
+        "participant stuck joining past threshold",
+        room(human(age=HOUR), agent(age=HOUR), human("ghost", State.JOINING, 40)),
+        [("inactive_participant", "ghost", "remove_participant")],
+    ),
+    (
+        "participant joined but never active, under threshold",
+        room(human(age=HOUR), agent(age=HOUR), human("slow", State.JOINED, 20)),
+        [],
+    ),
+    (
+        "disconnected participant first seen: wait the threshold",
+        room(human(age=HOUR), agent(age=HOUR), human("gone", State.DISCONNECTED, HOUR)),
+        [],
+    ),
+    (
+        "two agents of ours: keep the older live one",
+        room(human(age=HOUR), agent("agent-letta-new", age=5), agent("agent-letta-old", age=50)),
+        [("duplicate_agent", "agent-letta-new", "remove_participant")],
+    ),
+    (
+        "two agents: a live one beats an older joining one",
+        room(human(age=HOUR), agent("agent-letta-live", age=5), agent("agent-letta-stuck", State.JOINED, 20)),
+        [("duplicate_agent", "agent-letta-stuck", "remove_participant")],
+    ),
+    (
+        "three agents of ours: two removed",
+        room(
+            human(age=HOUR),
+            agent("agent-letta-1", age=30),
+            agent("agent-letta-2", age=20),
+            agent("agent-letta-3", age=9),
+        ),
+        [
+            ("duplicate_agent", "agent-letta-2", "remove_participant"),
+            ("duplicate_agent", "agent-letta-3", "remove_participant"),
+        ],
+    ),
+    (
+        "our agent plus a foreign agent: not duplicates",
+        room(human(age=HOUR), agent(age=HOUR), agent("other-bot", ours=False)),
+        [],
+    ),
+    ("agents only, first seen: wait the threshold", room(agent(age=HOUR), age=HOUR), []),
+    ("not ours (no prefix), empty and old", room(name="other-room", age=HOUR), []),
+    (
+        "not ours (no marker), ghost and duplicates",
+        room(
+            human("ghost", State.JOINING, HOUR),
+            agent("agent-letta-1", age=9),
+            agent("agent-letta-2", age=8),
+            meta={"letta_agent_id": "x"},
+        ),
+        [],
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "snapshot_room", "expected"), FIRST_SIGHT, ids=[c[0] for c in FIRST_SIGHT])
+def test_first_sight(case: str, snapshot_room: RoomView, expected: list) -> None:
+    assert kinds(decide(Snapshot((snapshot_room,)), NOW, S)) == expected
+
+
+def test_dispatch_carries_the_rooms_letta_agent_id() -> None:
+    [action] = decide(Snapshot((room(human(age=10)),)), NOW, S)
+    assert (
+        action.letta_agent_id == "agent-123"
+        and action.room == "lvs-abc"
+        and action.kind is ActionKind.DISPATCH
+    )
+
+
+def test_no_dispatch_while_the_worker_is_down() -> None:
+    assert decide(Snapshot((room(human(age=10)),)), NOW, S, worker_ready=False) == []
+
+
+# Rooms seen over several sweeps: the memory decides when a condition started.
+def sweeps(rooms_at: list[tuple[float, RoomView]], settings: RecoverySettings = S) -> list[list[tuple]]:
+    memory: dict[str, RoomMemory] = {}
+    out = []
+    for t, r in rooms_at:
+        snap = Snapshot((r,))
+        memory = observe(memory, snap, t)
+        actions = decide(snap, t, settings, memory)
+        for a in actions:
+            if a.kind is ActionKind.DISPATCH:
+                memory = record_dispatch(memory, a.room, t)
+        out.append(kinds(actions))
+    return out
+
+
+def test_room_emptied_after_an_hour_waits_the_threshold_from_when_it_emptied() -> None:
+    live = room(human(age=HOUR), agent(age=HOUR), age=HOUR)
+    empty = room(age=HOUR)
+    got = sweeps([(NOW, live), (NOW + 5, empty), (NOW + 60, empty), (NOW + 66, empty)])
+    assert got == [[], [], [], [("empty_room", None, "delete_room")]]
+
+
+def test_agents_only_room_deleted_after_threshold_from_when_the_human_left() -> None:
+    both = room(human(age=HOUR), agent(age=HOUR), age=HOUR)
+    alone = room(agent(age=HOUR), age=HOUR)
+    got = sweeps([(NOW, both), (NOW + 5, alone), (NOW + 30, alone), (NOW + 65, alone)])
+    assert got == [[], [], [], [("agents_only", None, "delete_room")]]
+
+
+def test_human_coming_back_resets_the_agents_only_clock() -> None:
+    both = room(human(age=HOUR), agent(age=HOUR), age=HOUR)
+    alone = room(agent(age=HOUR), age=HOUR)
+    got = sweeps([(NOW, alone), (NOW + 50, both), (NOW + 70, alone), (NOW + 100, alone), (NOW + 131, alone)])
+    assert got == [[], [], [], [], [("agents_only", None, "delete_room")]]
+
+
+def test_agent_that_left_an_hour_old_session_is_replaced_after_the_orphan_wait() -> None:
+    live = room(human(age=HOUR), agent(age=HOUR), age=HOUR)
+    orphan = room(human(age=HOUR), age=HOUR)
+    got = sweeps([(NOW, live), (NOW + 1, orphan), (NOW + 3, orphan), (NOW + 4.5, orphan)])
+    assert got == [[], [], [], [("orphaned_session", None, "dispatch")]]
+
+
+def test_redispatch_backs_off_and_gives_up_after_max_tries() -> None:
+    orphan = room(human(age=10), age=HOUR)
+    times = [0, 1, 4, 5, 9, 10, 14, 19, 20, 100, 1000]
+    got = sweeps([(NOW + t, orphan) for t in times])
+    dispatched_at = [t for t, acts in zip(times, got, strict=True) if acts]
+    # first at once (human waited 10s > 3s), then 5s later, then 10s after that; then no more (max 3 tries)
+    assert dispatched_at == [0, 5, 19]
+
+
+def test_tries_reset_when_our_agent_is_back() -> None:
+    orphan = room(human(age=10), age=HOUR)
+    healed = room(human(age=10), agent(age=1), age=HOUR)
+    got = sweeps(
+        [
+            (NOW, orphan),
+            (NOW + 5, orphan),
+            (NOW + 20, orphan),
+            (NOW + 21, healed),
+            (NOW + 22, orphan),
+            (NOW + 26, orphan),
+        ]
+    )
+    assert got[3:] == [[], [], [("orphaned_session", None, "dispatch")]]
+
+
+def test_disconnected_participant_removed_threshold_after_first_seen_disconnected() -> None:
+    base = [human(age=HOUR), agent(age=HOUR)]
+    gone = room(*base, human("gone", State.DISCONNECTED, HOUR), age=HOUR)
+    got = sweeps([(NOW, gone), (NOW + 29, gone), (NOW + 30, gone)])
+    assert got == [[], [], [("inactive_participant", "gone", "remove_participant")]]
+
+
+def test_live_human_and_live_agent_never_removed_however_long() -> None:
+    live = room(human(age=HOUR), agent(age=HOUR), age=HOUR)
+    got = sweeps([(NOW + t, live) for t in (0, HOUR, 24 * HOUR, 365 * 24 * HOUR)])
+    assert got == [[], [], [], []]
+
+
+def test_zero_thresholds_still_spare_live_sessions() -> None:
+    zero = S.model_copy(
+        update={
+            "empty_room_after": 0,
+            "agents_only_after": 0,
+            "inactive_participant_after": 0,
+            "orphan_after": 0,
+        }
+    )
+    live = room(human(age=HOUR), agent(age=HOUR), age=HOUR)
+    assert decide(Snapshot((live,)), NOW, zero) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "meta", "ownership", "ours"),
+    [
+        ("lvs-1", {"lvs": True}, RoomOwnership.BOTH, True),
+        ("lvs-1", {}, RoomOwnership.BOTH, False),
+        ("x-1", {"lvs": True}, RoomOwnership.BOTH, False),
+        ("lvs-1", {}, RoomOwnership.PREFIX, True),
+        ("x-1", {"lvs": True}, RoomOwnership.PREFIX, False),
+        ("x-1", {"lvs": True}, RoomOwnership.MARKER, True),
+        ("lvs-1", {"lvs": "yes"}, RoomOwnership.MARKER, False),
+        ("x-1", {"lvs": True}, RoomOwnership.EITHER, True),
+        ("lvs-1", {}, RoomOwnership.EITHER, True),
+        ("x-1", {}, RoomOwnership.EITHER, False),
+    ],
+)
+def test_ownership_rule(name: str, meta: dict, ownership: RoomOwnership, ours: bool) -> None:
+    assert is_ours(name, meta, "lvs-", ownership) is ours
+
+
+def test_first_observation_estimates_from_the_snapshot() -> None:
+    mem = observe_room(None, room(human(age=40), human("j", State.JOINING, 7)), NOW)
+    assert mem.waiting_since == NOW - 40
+    assert mem.inactive_since == {"j": NOW - 7}
+    assert next_dispatch_at(mem, S) == NOW - 40 + S.orphan_after
+
+
+def test_full_sweep_forgets_rooms_that_are_gone_and_partial_keeps_them() -> None:
+    a, b = room(name="lvs-a"), room(name="lvs-b")
+    memory = observe({}, Snapshot((a, b)), NOW)
+    assert set(observe(memory, Snapshot((a,)), NOW + 1)) == {"lvs-a"}
+    assert set(observe(memory, Snapshot((a,)), NOW + 1, partial=True)) == {"lvs-a", "lvs-b"}
+    assert decide(Snapshot((a, b)), NOW, S)[0].rule is Rule.EMPTY_ROOM

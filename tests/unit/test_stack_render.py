@@ -1,0 +1,87 @@
+"""Rendered configs: livekit.yaml and supervisord.conf agree with the settings."""
+
+from __future__ import annotations
+
+import configparser
+
+import pytest
+import yaml
+
+from services.shared.settings import Settings
+from services.stack import programs as programs_module
+from services.stack.programs import LOCAL_LLM_KEY, letta_env, programs
+from services.stack.render import livekit_yaml, supervisord_conf
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture
+def settings(monkeypatch: pytest.MonkeyPatch) -> Settings:
+    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "LETTA_PASSWORD"):
+        monkeypatch.delenv(var, raising=False)
+    return Settings()
+
+
+def test_livekit_config_has_ports_keys_and_webhook(settings: Settings) -> None:
+    conf = yaml.safe_load(livekit_yaml(settings))
+    assert conf["port"] == settings.livekit.port
+    assert conf["rtc"]["tcp_port"] == settings.livekit.rtc_tcp_port
+    assert conf["rtc"]["udp_port"] == settings.livekit.rtc_udp_port
+    assert conf["keys"] == {settings.livekit.api_key: settings.livekit.api_secret.get_secret_value()}
+    assert conf["webhook"]["urls"] == [f"http://127.0.0.1:{settings.recovery.port}/webhooks/livekit"]
+    assert conf["webhook"]["api_key"] == settings.livekit.api_key
+
+
+def test_supervisord_has_every_program_not_autostarted(settings: Settings) -> None:
+    progs = programs(settings)
+    conf = configparser.RawConfigParser()
+    conf.read_string(supervisord_conf(settings, progs))
+    names = {s.removeprefix("program:") for s in conf.sections() if s.startswith("program:")}
+    assert names == {"livekit", "postgres", "letta", "llm", "embeddings", "agent", "web", "recovery"}
+    for name in names:
+        section = conf[f"program:{name}"]
+        assert section["autostart"] == "false"  # the runner starts them in order, waiting on health
+        assert section["autorestart"] == "true"
+        assert section["stopasgroup"] == section["killasgroup"] == "true"
+        assert section["stdout_logfile"].endswith(f"/logs/{name}.log")
+
+
+def test_postgres_runs_unprivileged_when_root(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(programs_module.os, "geteuid", lambda: 0)
+    pg = next(p for p in programs(settings) if p.name == "postgres")
+    assert pg.user == settings.stack.pg_user
+    monkeypatch.setattr(programs_module.os, "geteuid", lambda: 1000)
+    assert next(p for p in programs(settings) if p.name == "postgres").user is None
+
+
+def test_cloud_llm_drops_local_model_services(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-cloud")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://ollama.internal:11434/v1")
+    settings = Settings()
+    assert {"llm", "embeddings"}.isdisjoint(p.name for p in programs(settings))
+    env = letta_env(settings)
+    assert env["OPENAI_BASE_URL"] == "http://ollama.internal:11434/v1"
+    assert env["OPENAI_API_KEY"] == "sk-cloud"
+
+
+def test_local_llm_points_letta_at_llama_cpp(settings: Settings) -> None:
+    env = letta_env(settings)
+    assert env["OPENAI_BASE_URL"] == f"http://127.0.0.1:{settings.llm.port}/v1"
+    assert env["OPENAI_API_KEY"] == LOCAL_LLM_KEY
+    assert env["LETTA_PG_URI"].endswith(f":{settings.postgres.port}/{settings.postgres.db}")
+    assert "LETTA_SERVER_SECURE" not in env
+
+
+def test_letta_password_turns_on_secure_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LETTA_PASSWORD", "pw-123")
+    env = letta_env(Settings())
+    assert env["LETTA_SERVER_SECURE"] == "true"
+    assert env["LETTA_SERVER_PASSWORD"] == "pw-123"
+
+
+def test_env_values_with_quotes_and_percent_survive_supervisord(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LETTA_PASSWORD", 'p%w"x')
+    settings = Settings()
+    conf = configparser.RawConfigParser()
+    conf.read_string(supervisord_conf(settings, programs(settings)))
+    assert 'LETTA_SERVER_PASSWORD="p%%w\\"x"' in conf["program:letta"]["environment"]

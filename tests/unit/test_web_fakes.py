@@ -1,0 +1,144 @@
+"""Test doubles of the web service's two gateways (its own boundary to LiveKit and Letta), and an app fixture.
+
+Only the calls to livekit-server and the Letta server are replaced; everything else in the app is real.
+(The file is named test_web_* to live with the web tests; it holds one self-check.)
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import pytest
+from flask import Flask
+from pydantic import SecretStr
+
+from services.shared.settings import LettaSettings, LiveKitSettings, Settings, WebSettings
+from services.web.app import create_app
+from services.web.letta_gateway import AgentSummary, LettaError
+from services.web.livekit_gateway import LiveKitError
+from services.web.policy import ParticipantSnapshot, RoomSnapshot
+
+pytestmark = pytest.mark.unit
+
+LIVEKIT_SECRET = "lk-secret-" + "Z9q" * 12  # distinctive, so a leak is easy to find
+LETTA_PASSWORD = "letta-password-Q7w" + "x" * 10
+AGENT_ID = "agent-7bbda8ee-5779-4950-b35a-058818397202"
+OTHER_AGENT_ID = "agent-00000000-0000-4000-8000-000000000001"
+
+
+def make_settings(**web: object) -> Settings:
+    base = Settings()
+    return base.model_copy(
+        update={
+            "livekit": LiveKitSettings(api_key="testkey", api_secret=SecretStr(LIVEKIT_SECRET)),
+            "letta": LettaSettings(password=SecretStr(LETTA_PASSWORD)),
+            "web": WebSettings(**web),
+        }
+    )
+
+
+@dataclass
+class FakeLiveKit:
+    """In-memory rooms with the same interface as LiveKitGateway."""
+
+    settings: Settings
+    down: bool = False
+    rooms: dict[str, RoomSnapshot] = field(default_factory=dict)
+    dispatches: list[tuple[str, str, str]] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    rival_on_open: RoomSnapshot | None = None  # a room another worker created at the same moment
+
+    def _check(self) -> None:
+        if self.down:
+            raise LiveKitError("livekit-server is unreachable")
+
+    def ping(self, timeout: float = 2.0) -> bool:
+        return not self.down
+
+    def rooms_for(self, letta_agent_id: str) -> list[RoomSnapshot]:
+        self._check()
+        prefix = self.settings.recovery.room_prefix
+        return [
+            r for r in self.rooms.values() if r.name.startswith(prefix) and r.letta_agent_id == letta_agent_id
+        ]
+
+    def room(self, name: str) -> RoomSnapshot | None:
+        self._check()
+        return self.rooms.get(name)
+
+    def open_session(self, room: str, letta_agent_id: str) -> None:
+        self._check()
+        now_ms = int(time.time() * 1000)
+        self.rooms[room] = RoomSnapshot(room, letta_agent_id, True, now_ms)
+        self.dispatches.append((room, self.settings.agent.name, letta_agent_id))
+        if self.rival_on_open is not None:
+            self.rooms[self.rival_on_open.name] = self.rival_on_open
+
+    def delete_room(self, name: str) -> None:
+        self._check()
+        self.rooms.pop(name, None)
+        self.deleted.append(name)
+
+    def add_room(
+        self, name: str, letta_agent_id: str, age_s: float, humans: int = 0, ours: bool = True
+    ) -> None:
+        people = tuple(ParticipantSnapshot(f"user-{i}", False) for i in range(humans))
+        created = int((time.time() - age_s) * 1000)
+        self.rooms[name] = RoomSnapshot(name, letta_agent_id, ours, created, people)
+
+
+@dataclass
+class FakeLetta:
+    """In-memory agents with the same interface as LettaGateway."""
+
+    down: bool = False
+    agents: dict[str, AgentSummary] = field(
+        default_factory=lambda: {AGENT_ID: AgentSummary(AGENT_ID, "voice-assistant", "I am friendly.")}
+    )
+
+    def _check(self) -> None:
+        if self.down:
+            raise LettaError("Letta is unreachable")
+
+    def ping(self, timeout: float = 2.0) -> bool:
+        return not self.down
+
+    def list_agents(self) -> list[AgentSummary]:
+        self._check()
+        return list(self.agents.values())
+
+    def get_agent(self, agent_id: str) -> AgentSummary | None:
+        self._check()
+        return self.agents.get(agent_id)
+
+    def create_agent(self, name: str, persona: str, human: str) -> AgentSummary:
+        self._check()
+        agent = AgentSummary(f"agent-{len(self.agents):08d}-0000-4000-8000-000000000000", name, persona[:160])
+        self.agents[agent.id] = agent
+        return agent
+
+
+@dataclass
+class Harness:
+    app: Flask
+    livekit: FakeLiveKit
+    letta: FakeLetta
+    settings: Settings
+
+
+def build(**web: object) -> Harness:
+    settings = make_settings(**web)
+    livekit, letta = FakeLiveKit(settings), FakeLetta()
+    app = create_app(settings, livekit=livekit, letta=letta, configure_logs=False)  # type: ignore[arg-type]
+    app.config["TESTING"] = True
+    return Harness(app, livekit, letta, settings)
+
+
+def test_fakes_follow_the_gateway_interface() -> None:
+    from services.web.letta_gateway import LettaGateway
+    from services.web.livekit_gateway import LiveKitGateway
+
+    for fake, real in ((FakeLiveKit, LiveKitGateway), (FakeLetta, LettaGateway)):
+        public = {n for n in vars(real) if not n.startswith("_")}
+        assert public <= set(dir(fake)), public - set(dir(fake))
