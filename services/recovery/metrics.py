@@ -9,18 +9,14 @@ REGISTRY = CollectorRegistry(auto_describe=True)
 ACTIONS = Counter(
     "lvs_recovery_actions", "Recovery actions by rule and outcome.", ["rule", "outcome"], registry=REGISTRY
 )
-SWEEPS = Counter(
-    "lvs_recovery_sweeps", "Sweeps run, by kind and outcome.", ["kind", "outcome"], registry=REGISTRY
-)
+SWEEPS = Counter("lvs_recovery_sweeps", "Sweeps run, by kind and outcome.", ["kind", "outcome"], registry=REGISTRY)
 SWEEP_SECONDS = Histogram(
     "lvs_recovery_sweep_seconds",
     "Duration of one full sweep.",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
     registry=REGISTRY,
 )
-ROOMS = Gauge(
-    "lvs_recovery_rooms", "Rooms seen at the last full sweep, ours or not.", ["ours"], registry=REGISTRY
-)
+ROOMS = Gauge("lvs_recovery_rooms", "Rooms seen at the last full sweep, ours or not.", ["ours"], registry=REGISTRY)
 WEBHOOKS = Counter(
     "lvs_recovery_webhooks", "Webhook requests by event and outcome.", ["event", "outcome"], registry=REGISTRY
 )

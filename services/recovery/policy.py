@@ -115,9 +115,7 @@ def observe_room(previous: RoomMemory | None, room: RoomView, now: float) -> Roo
     )
 
 
-def observe(
-    memory: Memory, snapshot: Snapshot, now: float, *, partial: bool = False
-) -> dict[str, RoomMemory]:
+def observe(memory: Memory, snapshot: Snapshot, now: float, *, partial: bool = False) -> dict[str, RoomMemory]:
     """Memory after this snapshot; a full sweep forgets rooms that are gone, a partial one keeps them."""
     updated = dict(memory) if partial else {}
     for room in snapshot.rooms:
@@ -197,9 +195,7 @@ def decide_room(
         if due is not None and now >= due:
             reason = f"human waiting {now - (mem.waiting_since or now):.0f}s, try {mem.tries + 1}"
             actions.append(
-                Action(
-                    ActionKind.DISPATCH, Rule.ORPHANED_SESSION, room.name, None, room.letta_agent_id, reason
-                )
+                Action(ActionKind.DISPATCH, Rule.ORPHANED_SESSION, room.name, None, room.letta_agent_id, reason)
             )
     return actions
 

@@ -23,7 +23,7 @@ log = logging.getLogger("lvs.recovery")
 SWEEPER = web.AppKey("sweeper", Sweeper)
 RECEIVER = web.AppKey("receiver", api.WebhookReceiver)
 TASKS = web.AppKey("tasks", set)
-WORKER_POLL = 1.0  # seconds between worker health checks
+WORKER_POLL = 0.5  # seconds between worker health checks
 SETTLE = 0.25  # extra seconds before the delayed targeted sweep
 
 
@@ -70,18 +70,14 @@ async def livekit_webhook(request: web.Request) -> web.Response:
     auth = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
     if not auth:
         metrics.WEBHOOKS.labels("unknown", "unauthorized").inc()
-        return web.json_response(
-            {"error": "missing Authorization header", "field": "Authorization"}, status=401
-        )
+        return web.json_response({"error": "missing Authorization header", "field": "Authorization"}, status=401)
     body = await request.text()
     try:
         event = request.app[RECEIVER].receive(body, auth)
     except Exception as error:
         metrics.WEBHOOKS.labels("unknown", "unauthorized").inc()
         log.warning("webhook rejected", extra={"error": type(error).__name__})
-        return web.json_response(
-            {"error": "invalid webhook signature or body", "field": "Authorization"}, status=401
-        )
+        return web.json_response({"error": "invalid webhook signature or body", "field": "Authorization"}, status=401)
     sweeper = request.app[SWEEPER]
     trigger = trigger_for(event, sweeper.settings)
     metrics.WEBHOOKS.labels(event.event or "unknown", "sweep" if trigger else "ignored").inc()
@@ -136,9 +132,7 @@ async def serve(settings: Settings) -> None:
             raise SystemExit(
                 f"error: cannot listen on {rs.bind}:{rs.port} (RECOVERY_BIND, RECOVERY_PORT): {error}"
             ) from None
-        log.info(
-            "recovery listening", extra={"bind": rs.bind, "port": rs.port, "interval": rs.sweep_interval}
-        )
+        log.info("recovery listening", extra={"bind": rs.bind, "port": rs.port, "interval": rs.sweep_interval})
         stop, wake = asyncio.Event(), asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -22,6 +22,9 @@ from services.shared.settings import Settings
 
 log = logging.getLogger("lvs.recovery")
 FETCH_CONCURRENCY = 16
+# The worker answers its health check a moment before it has registered with LiveKit, and a dispatch
+# created before registration is never delivered: count it ready once it has been healthy this long.
+WORKER_SETTLE = 1.0
 
 
 class Outcome(StrEnum):
@@ -73,6 +76,7 @@ class Sweeper:
         self.memory: dict[str, RoomMemory] = {}
         self.lock = asyncio.Lock()
         self.worker_ready = True
+        self.healthy_since: float | None = None
         self.last_sweep_at: float | None = None
         self.last_error: str | None = None
         self.recent: deque[tuple[float, Action, Outcome]] = deque(maxlen=200)
@@ -104,17 +108,24 @@ class Sweeper:
         return Snapshot(rooms=tuple(v for v in views if v is not None))
 
     async def check_worker(self) -> bool:
-        """Ask the worker's health endpoint; True when the check is off."""
+        """True when the worker has answered its health check for WORKER_SETTLE s (or the check is off)."""
         url = worker_health_url(self.settings)
         if url is None:
-            ready = True
+            healthy = True
         else:
             try:
                 timeout = aiohttp.ClientTimeout(total=2)
                 async with aiohttp.ClientSession(timeout=timeout) as http, http.get(url) as resp:
-                    ready = resp.status == 200
+                    healthy = resp.status == 200
             except (aiohttp.ClientError, TimeoutError, OSError):
-                ready = False
+                healthy = False
+        now = self.clock()
+        if not healthy:
+            self.healthy_since = None
+        elif self.healthy_since is None:
+            # at start-up a worker already up counts as ready; one coming back must settle first
+            self.healthy_since = now - WORKER_SETTLE if self.last_sweep_at is None else now
+        ready = url is None or (healthy and now - (self.healthy_since or now) >= WORKER_SETTLE)
         metrics.WORKER_READY.set(1 if ready else 0)
         self.worker_ready = ready
         return ready

@@ -8,6 +8,7 @@ collects the transcripts the agent publishes on the "lk.transcription" text stre
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import subprocess
 import time
@@ -98,10 +99,8 @@ async def our_agents(lk: api.LiveKitAPI, settings: Settings, room: str) -> list[
 
 
 async def delete_room(lk: api.LiveKitAPI, room: str) -> None:
-    try:
+    with contextlib.suppress(api.TwirpError):
         await lk.room.delete_room(api.DeleteRoomRequest(room=room))
-    except api.TwirpError:
-        pass
 
 
 def human_token(settings: Settings, room: str, identity: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from livekit.agents import APIConnectionError, AgentSession, llm
+from livekit.agents import AgentSession, APIConnectionError, llm
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
 
 from services.agent import metrics
@@ -42,7 +42,8 @@ class _ScriptedStream(llm.LLMStream):
     async def _run(self) -> None:
         assert isinstance(self._llm, ScriptedLLM)
         for i, piece in enumerate(self._llm.pieces):
-            self._event_ch.send_nowait(llm.ChatChunk(id=f"c{i}", delta=llm.ChoiceDelta(role="assistant", content=piece)))
+            delta = llm.ChoiceDelta(role="assistant", content=piece)
+            self._event_ch.send_nowait(llm.ChatChunk(id=f"c{i}", delta=delta))
         if self._llm.fail is not None:
             raise self._llm.fail
 
@@ -104,7 +105,7 @@ def test_error_mid_reply_ends_with_a_short_sorry() -> None:
 
 
 def test_empty_reply_is_not_silence() -> None:
-    assert asyncio.run(_reply(ScriptedLLM(["   "]), "hm")) == [SORRY_EMPTY]
+    assert [t.strip() for t in asyncio.run(_reply(ScriptedLLM(["   "]), "hm"))] == [SORRY_EMPTY]
 
 
 def test_last_user_turn_picks_the_newest_user_message() -> None:

@@ -40,7 +40,12 @@ def test_wav_data_offset_rejects_other_data() -> None:
 
 @pytest.mark.parametrize(
     ("rate", "channels", "target", "n_in", "n_out"),
-    [(48000, 1, 16000, 4800, 1600), (16000, 1, 16000, 160, 160), (24000, 2, 16000, 480, 320), (22050, 1, 48000, 2205, 4800)],
+    [
+        (48000, 1, 16000, 4800, 1600),
+        (16000, 1, 16000, 160, 160),
+        (24000, 2, 16000, 480, 320),
+        (22050, 1, 48000, 2205, 4800),
+    ],
 )
 def test_to_mono_int16_lengths(rate: int, channels: int, target: int, n_in: int, n_out: int) -> None:
     pcm = (np.ones(n_in * channels, dtype=np.int16) * 1000).tobytes()
