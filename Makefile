@@ -3,23 +3,45 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PY := .stack/venv/bin/python
 PYTEST := .stack/venv/bin/pytest
+# native (supervisord on this machine) or compose (containers); compose when a Docker engine answers.
+MODE ?= $(shell docker info >/dev/null 2>&1 && echo compose || echo native)
+export MODE
+ifeq ($(filter $(MODE),native compose),)
+$(error MODE must be native or compose, not '$(MODE)')
+endif
 
 .PHONY: help up down status logs restart rooms smoke test test-unit test-stack lint bench chaos deploy backup restore clean clean-data
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
-up: ## install what is missing, start every service, wait until healthy
+up: ## install what is missing, start every service, wait until healthy (MODE=native|compose)
+ifeq ($(MODE),compose)
+	@bash scripts/compose.sh up
+else
 	@bash scripts/up.sh
+endif
 
 down: ## stop every service (data is kept)
+ifeq ($(MODE),compose)
+	@bash scripts/compose.sh down
+else
 	@if [ -x $(PY) ]; then $(PY) -m services.stack down; else echo "The stack is not installed."; fi
+endif
 
 status: ## service, pid, port, health, uptime
+ifeq ($(MODE),compose)
+	@bash scripts/compose.sh status
+else
 	@$(PY) -m services.stack status
+endif
 
 logs: ## last log lines of every service, or one: make logs s=letta (f=1 follows)
+ifeq ($(MODE),compose)
+	@bash scripts/compose.sh logs $(s) $(if $(f),--follow,)
+else
 	@$(PY) -m services.stack logs $(s) $(if $(f),--follow,)
+endif
 
 restart: ## restart one service: make restart s=agent
 	@$(PY) -m services.stack restart $(s)
@@ -27,8 +49,12 @@ restart: ## restart one service: make restart s=agent
 rooms: ## list LiveKit rooms and participants
 	@bash scripts/inspect-rooms
 
-smoke: ## prove the running stack works end to end
+smoke: ## prove the running stack works end to end (json=1 for JSON)
+ifeq ($(MODE),compose)
+	@bash scripts/compose.sh smoke $(if $(json),--json,)
+else
 	@$(PY) -m tests.smoke $(if $(json),--json,)
+endif
 
 test: ## every test: unit, then the native stack (started and stopped by the tests)
 	@bash scripts/install-python.sh >/dev/null
@@ -52,8 +78,8 @@ deploy: ## deploy to a VM: make deploy HOST=user@host DOMAIN=voice.example.com
 backup: ## dump Letta's database to backups/
 	@bash scripts/backup.sh
 
-restore: ## restore a dump: make restore FILE=backups/....dump (asks first)
-	@bash scripts/restore.sh FILE=$(FILE)
+restore: ## restore a dump: make restore FILE=backups/....dump (asks first; CONFIRM=yes skips)
+	@bash scripts/restore.sh FILE=$(FILE) $(if $(CONFIRM),CONFIRM=$(CONFIRM),)
 
 clean: ## remove builds and venvs (keeps .stack/data)
 	@$(MAKE) --no-print-directory down

@@ -3,7 +3,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ENV_FILE="${ENV_FILE:-$ROOT/.env}"
-ALL_PROFILES="local-models,tls"
+export ALL_PROFILES="local-models,tls"  # every profile, for down/status/logs
 
 # env_get KEY: the value the stack will use: the process environment first, then the .env file.
 env_get() {

@@ -4,7 +4,7 @@
 # Profiles come from the settings: local-models unless a cloud LLM is configured, tls when DEPLOY_DOMAIN
 # is set. Data lives in named volumes; `down` never removes them.
 source "$(dirname "$0")/compose-lib.sh"
-cd "$ROOT"
+cd "$ROOT" || exit 1
 
 usage() { sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
@@ -20,6 +20,8 @@ cmd_up() {
     die "some containers are not healthy: 'scripts/compose.sh logs SERVICE' shows why"
   fi
   compose ps
+  step "Default Letta agent"
+  compose exec -T web python -m services.deploy.default_agent || die "could not prepare the default agent"
   local domain; domain="$(env_get DEPLOY_DOMAIN)"
   if [[ -n "$domain" ]]; then
     done_ "the page: https://$domain/"
@@ -45,7 +47,7 @@ cmd_status() {
 
 cmd_logs() {
   require_compose
-  local args=(--tail "${LINES:-100}") services=()
+  local args=(--tail "${TAIL:-100}") services=()
   for arg in "$@"; do
     case "$arg" in
       -f|--follow) args+=(--follow) ;;

@@ -2,10 +2,11 @@
 # Deploy the containerised stack to a VM over SSH (make deploy HOST=user@host DOMAIN=voice.example.com).
 #   scripts/deploy-vm.sh HOST=user@host DOMAIN=voice.example.com [DIR=letta-voice-stack] [--no-start]
 #   scripts/deploy-vm.sh --local TARGET_DIR DOMAIN=voice.example.com [--no-start]   (a directory as the host)
+# DEPLOY_ENV_FILE (default .deploy/HOST.env) and DEPLOY_SEED_ENV (default .env: your keys, copied once).
 # Steps, each safe to repeat: secrets (created once, kept in .deploy/HOST.env, never printed), host checks
 # (Docker, compose plugin, free ports), copy of the project, start (scripts/compose.sh up), firewall list.
 source "$(dirname "$0")/compose-lib.sh"
-cd "$ROOT"
+cd "$ROOT" || exit 1
 
 HOST="${HOST:-}"; DOMAIN="${DOMAIN:-}"; DIR="${DIR:-letta-voice-stack}"; LOCAL=""; START=1
 while [[ $# -gt 0 ]]; do
@@ -45,7 +46,7 @@ if [[ ! -f "$DEPLOY_ENV" ]]; then
     (umask 077 && on_host "cat $(qdir)/.env" >"$DEPLOY_ENV.part") && mv "$DEPLOY_ENV.part" "$DEPLOY_ENV"
   fi
 fi
-python3 -m services.deploy.secrets --env-file "$DEPLOY_ENV" --seed "$ROOT/.env" --domain "$DOMAIN" \
+python3 -m services.deploy.secrets --env-file "$DEPLOY_ENV" --seed "${DEPLOY_SEED_ENV:-$ROOT/.env}" --domain "$DOMAIN" \
   || die "could not prepare $DEPLOY_ENV"
 
 if [[ "$START" == 1 ]]; then
@@ -69,7 +70,7 @@ fi
 step "Copying the project to $TARGET:$DIR"
 excludes=(--exclude=./.git --exclude=./.stack --exclude=./.deploy --exclude=./.env --exclude=./backups
   --exclude=./tests/artifacts --exclude='*/__pycache__' --exclude='*.pyc' --exclude=./.pytest_cache
-  --exclude=./.ruff_cache --exclude='./*.egg-info' --exclude=./services/web/static/vendor --exclude=./build)
+  --exclude=./.ruff_cache --exclude=./.hypothesis --exclude='./*.egg-info' --exclude=./services/web/static/vendor --exclude=./build)
 tar -C "$ROOT" -czf - "${excludes[@]}" . | on_host "mkdir -p $(qdir) && tar -xzf - -C $(qdir)" \
   || die "copying to $TARGET failed"
 on_host "umask 077 && cat > $(qdir)/.env.part && mv $(qdir)/.env.part $(qdir)/.env" <"$DEPLOY_ENV" \

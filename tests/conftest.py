@@ -11,6 +11,7 @@ import pytest
 from services.shared.settings import Settings, get_settings
 from services.stack.health import probe
 from services.stack.programs import programs
+from services.stack.supervisor import Supervisor
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,15 +22,20 @@ def _all_healthy(settings: Settings) -> bool:
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Settings]:
-    """The settings of a running native stack; started with scripts/up.sh when it is not up."""
+    """The settings of a running native stack.
+
+    When supervisord is not running, the stack is started with scripts/up.sh and stopped at the end.
+    When it is already running (a developer's stack), scripts/up.sh (idempotent) only brings missing
+    services back, and the stack is left running.
+    """
     settings = get_settings()
-    started_here = False
-    if not _all_healthy(settings):
+    started_here = not Supervisor(settings).running()
+    if started_here or not _all_healthy(settings):
         result = subprocess.run(["bash", str(ROOT / "scripts" / "up.sh")], cwd=ROOT, check=False)
         if result.returncode != 0:
-            subprocess.run([str(ROOT / ".stack/venv/bin/python"), "-m", "services.stack", "down"], cwd=ROOT)
+            if started_here:
+                subprocess.run([str(ROOT / ".stack/venv/bin/python"), "-m", "services.stack", "down"], cwd=ROOT)
             pytest.fail("the native stack did not start (see the output of scripts/up.sh above)")
-        started_here = True
     yield settings
     if started_here:
         subprocess.run([str(ROOT / ".stack/venv/bin/python"), "-m", "services.stack", "down"], cwd=ROOT, check=False)

@@ -2,7 +2,7 @@
 
 Exactly one of our agents per room: a live agent of ours already there (or a job of this worker
 for the room, pending or running) means reject; our own stale agent participants (gone, or not
-publishing long after joining) are removed; other participants are never touched.
+publishing although a human has been with them for a while) are removed; other participants are never touched.
 """
 
 from __future__ import annotations
@@ -67,11 +67,21 @@ def is_ours(p: ParticipantView, prefix: str) -> bool:
     return p.is_agent and p.identity.startswith(prefix)
 
 
-def is_live(p: ParticipantView, now: float, grace: float) -> bool:
-    """Connected, and either publishing audio or still inside its grace period after joining."""
+def is_live(p: ParticipantView, now: float, grace: float, human_since: float | None = None) -> bool:
+    """Connected, and publishing audio or excused: our agent publishes only once a human is there,
+    so it counts as stale for not publishing only when a human has waited ``grace`` seconds with it.
+    """
     if p.state is PState.DISCONNECTED:
         return False
-    return p.publishing_audio or now - p.joined_at < grace
+    if p.publishing_audio or human_since is None:
+        return True
+    return now - max(p.joined_at, human_since) < grace
+
+
+def human_since(snapshot: list[ParticipantView]) -> float | None:
+    """When the earliest connected non-agent participant joined (None: no human in the room)."""
+    times = [p.joined_at for p in snapshot if not p.is_agent and p.state is not PState.DISCONNECTED]
+    return min(times) if times else None
 
 
 def decide_request(snapshot: list[ParticipantView] | None, ctx: RequestContext) -> Decision:
@@ -80,9 +90,11 @@ def decide_request(snapshot: list[ParticipantView] | None, ctx: RequestContext) 
         return Decision(False, "this worker already serves the room")
     if ctx.local_jobs >= ctx.max_jobs:
         return Decision(False, f"worker at capacity ({ctx.local_jobs} jobs)", terminate=False)
-    ours = [p for p in snapshot or [] if is_ours(p, ctx.identity_prefix)]
-    stale = tuple(p.identity for p in ours if not is_live(p, ctx.now, ctx.publish_grace))
-    live = [p.identity for p in ours if is_live(p, ctx.now, ctx.publish_grace)]
+    snapshot = snapshot or []
+    since = human_since(snapshot)
+    ours = [p for p in snapshot if is_ours(p, ctx.identity_prefix)]
+    stale = tuple(p.identity for p in ours if not is_live(p, ctx.now, ctx.publish_grace, since))
+    live = [p.identity for p in ours if is_live(p, ctx.now, ctx.publish_grace, since)]
     if live:
         return Decision(False, f"agent {live[0]} is already in the room", remove=stale)
     return Decision(True, "room has no live agent of ours", remove=stale)
@@ -143,3 +155,12 @@ def parse_switch_request(payload: str | bytes) -> str:
     if not valid_agent_id(agent_id):
         raise MetadataError(f"letta_agent_id {agent_id[:80]!r} is not a Letta agent id")
     return agent_id
+
+
+def job_load(active_jobs: int, max_jobs: int) -> float:
+    """Load reported to livekit-server: the share of job slots in use (1.0 = full).
+
+    The server picks workers weighted by 1 - load and skips a worker at 1.0, so the default
+    (system CPU) load would refuse every dispatch on a busy shared machine.
+    """
+    return min(max(active_jobs, 0) / max(max_jobs, 1), 1.0)

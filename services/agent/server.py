@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import math
 import os
+import warnings
+from urllib.parse import urlparse
 
-from services.shared.settings import DispatchMode, Settings
+from services.shared.settings import DispatchMode, Settings, is_loopback
 
 DRAIN_TIMEOUT_S = 60
 
@@ -24,6 +26,7 @@ def build_server(settings: Settings):  # -> AgentServer (import deferred: see ru
     """An AgentServer with our request handler, prewarm and entrypoint, configured from settings."""
     from livekit.agents import AgentServer
 
+    from services.agent.policy import job_load
     from services.agent.requests import RequestHandler
     from services.agent.session import entrypoint, prewarm
 
@@ -34,10 +37,11 @@ def build_server(settings: Settings):  # -> AgentServer (import deferred: see ru
         host=settings.agent.bind,
         port=settings.agent.port,
         num_idle_processes=settings.agent.num_idle_processes,
-        # Capacity is counted in jobs by the request policy, not by CPU load (the CPU is shared).
+        # Capacity is counted in jobs (policy.job_load), not by CPU load: the CPU is shared.
         load_threshold=math.inf,
         drain_timeout=DRAIN_TIMEOUT_S,
         setup_fnc=prewarm,
+        load_fnc=lambda srv: job_load(len(srv.active_jobs), settings.agent.max_jobs),
         prometheus_port=settings.agent.metrics_port,
         prometheus_multiproc_dir=metrics_dir(settings),
     )
@@ -68,5 +72,8 @@ def run(settings: Settings, log_level: str = "INFO") -> None:
         install_context_filter()
 
     lk_cli.setup_logging = setup_logging
+    if is_loopback(urlparse(settings.livekit.url).hostname or ""):
+        # devkey/secret is only accepted on loopback (settings enforce 32+ bytes elsewhere).
+        warnings.filterwarnings("ignore", message="The HMAC key is")
     server = build_server(settings)
     lk_cli._run_worker(server, CliArgs(log_level=log_level, log_format="json"))

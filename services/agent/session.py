@@ -35,6 +35,10 @@ def prewarm(proc: JobProcess) -> None:
     from services.agent.logctx import install_context_filter
 
     install_context_filter()
+    # Imported here so the first job does not block its event loop importing them.
+    import anyio._backends._asyncio  # noqa: F401
+    import letta_client  # noqa: F401
+
     settings = get_settings()
     proc.userdata["vad"] = silero.VAD.load()
     if settings.agent.stt is STTProvider.OFFLINE:
@@ -85,9 +89,20 @@ class VoiceJob:
         return [p for p in self.ctx.room.remote_participants.values() if is_human(p)]
 
     def _spawn(self, coro: Any, name: str) -> None:
+        """Run a side task of the job; its failure is logged, never lost and never fatal."""
         task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled() or task.exception() is None:
+            return
+        if not self.ctx.room.isconnected():
+            log.info("task ended with the room", extra={"task": task.get_name()})
+            return
+        metrics.FAULTS.labels(kind="task").inc()
+        log.error("job task failed", extra={"task": task.get_name()}, exc_info=task.exception())
 
     def _arm_idle(self) -> None:
         if self._idle_task is None or self._idle_task.done():

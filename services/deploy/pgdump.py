@@ -33,7 +33,11 @@ def say(message: str) -> None:
 
 
 def _env(settings: Settings) -> dict[str, str]:
-    return {**os.environ, "PGPASSWORD": settings.postgres.password.get_secret_value(), "PGCONNECT_TIMEOUT": "10"}
+    return {
+        **os.environ,
+        "PGPASSWORD": settings.postgres.password.get_secret_value(),
+        "PGCONNECT_TIMEOUT": "10",
+    }
 
 
 def _conn(settings: Settings, db: str | None = None) -> list[str]:
@@ -72,7 +76,8 @@ def dump(settings: Settings, file: Path) -> None:
     _require_postgres(settings)
     file.parent.mkdir(parents=True, exist_ok=True)
     part = file.with_name(file.name + ".part")
-    say(f"    dumping database '{settings.postgres.db}' from {settings.postgres.host}:{settings.postgres.port}")
+    pg = settings.postgres
+    say(f"    dumping database '{pg.db}' from {pg.host}:{pg.port}")
     started = time.monotonic()
     part.touch(mode=0o600)
     try:

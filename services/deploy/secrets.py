@@ -1,8 +1,8 @@
 """Create the deployment secrets in a `.env` file once, and never print them.
 
-Standard library only: `python3 -m services.deploy.secrets --env-file .env` runs on an operator's machine
-without the project's venv (scripts/generate-secrets.sh, scripts/deploy-vm.sh). The pure functions
-(`parse_env`, `plan_secrets`, `apply_updates`) decide; `main` only reads and writes the file.
+Standard library only (Python >= 3.9): `python3 -m services.deploy.secrets --env-file .env` runs on an
+operator's machine without the project's venv (scripts/generate-secrets.sh, scripts/deploy-vm.sh). The
+pure functions (`parse_env`, `plan_secrets`, `apply_updates`) decide; `main` reads and writes the file.
 
 A secret that is already set is kept as it is (PostgreSQL keeps the password it was initialised with, and
 rotating the LiveKit key would break running sessions). Only a missing value or a development default
@@ -95,9 +95,13 @@ def plan_secrets(current: Mapping[str, str]) -> dict[str, str]:
 def valid_domain(value: str) -> bool:
     """A DNS name like voice.example.com (the rule of DeploySettings.domain in the settings model)."""
     labels = value.rstrip(".").split(".")
-    return "://" not in value and len(labels) >= 2 and all(
-        0 < len(label) <= 63 and label.replace("-", "").isalnum() and not label.startswith("-")
-        for label in labels
+    return (
+        "://" not in value
+        and len(labels) >= 2
+        and all(
+            0 < len(label) <= 63 and label.replace("-", "").isalnum() and not label.startswith("-")
+            for label in labels
+        )
     )
 
 
@@ -193,9 +197,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if updates else 0
     changed = {k: v for k, v in extra.items() if current.get(k) != v}
     if not updates and not changed and existed:
+        path.chmod(0o600)  # it holds secrets, whoever created it
         print(f"    ok secrets already in {path} (kept as they are)")
         return 0
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")  # noqa: UP017 (runs on python3 >= 3.8)
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")  # noqa: UP017 (system python3 >= 3.9)
     text = apply_updates(text, changed, f"deployment settings (scripts/deploy-vm.sh, {stamp})")
     text = apply_updates(text, updates, f"generated secrets ({stamp}): keep them; never commit this file")
     write_private(path, text)
@@ -203,8 +208,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"    generated {name} into {path}")
     for name in changed:
         print(f"    set {name} in {path}")
-    if existed:
-        path.chmod(0o600)
     return 0
 
 

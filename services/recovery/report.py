@@ -41,7 +41,8 @@ def rooms_table(snapshot: Snapshot, settings: RecoverySettings, now: float) -> s
     for room in sorted(snapshot.rooms, key=lambda r: r.created_at):
         ours = "yes" if is_ours(room.name, room.metadata, settings.room_prefix, settings.ownership) else "no"
         created = f"created {_clock(room.created_at)} ({_ago(room.created_at, now)})"
-        rows.append([room.name, ours, "", "", "", created])
+        note = "" if ours == "yes" or room.participants else f"{room.num_participants} (not listed: not ours)"
+        rows.append([room.name, ours, note, "", "", created])
         for p in sorted(room.participants, key=lambda p: p.joined_at):
             kind = f"{p.kind.value}{' (ours)' if p.is_our_agent else ''}"
             joined = f"{_clock(p.joined_at)} ({_ago(p.joined_at, now)})"

@@ -79,7 +79,8 @@ class RoomView:
 
     @property
     def is_empty(self) -> bool:
-        return self.num_participants == 0 and not self.participants
+        """No participant listed (the participant list is the truth: the room's count lags)."""
+        return not self.participants
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import aiohttp
 from livekit import api
 
 from services.recovery import metrics
-from services.recovery.policy import Action, ActionKind, RoomMemory, decide, observe, record_dispatch
+from services.recovery.policy import Action, ActionKind, RoomMemory, Rule, decide, observe, record_dispatch
 from services.recovery.snapshot import RoomView, Snapshot, is_ours, room_view
 from services.shared.logging import log_context
 from services.shared.settings import Settings
@@ -32,6 +32,7 @@ class Outcome(StrEnum):
     GONE = "gone"  # the room or participant was already gone: nothing left to do
     FAILED = "failed"
     DRY_RUN = "dry_run"
+    SKIPPED = "skipped"  # the room changed since the snapshot (someone joined a room about to be deleted)
 
 
 @dataclass
@@ -93,8 +94,9 @@ class Sweeper:
 
         async def one(room: api.Room) -> RoomView | None:
             bare = room_view(room, [], prefix)
-            if room.num_participants == 0 or not (every_room or self.ours(bare)):
+            if not (every_room or self.ours(bare)):
                 return bare
+            # Always list: ListRooms' num_participants lags (0 was seen for a room with two participants).
             async with gate:
                 try:
                     res = await self.lkapi.room.list_participants(api.ListParticipantsRequest(room=room.name))
@@ -168,8 +170,11 @@ class Sweeper:
         error: str | None = None
         if not self.dry_run:
             try:
-                await self._call(action)
-                outcome = Outcome.DONE
+                if await self._still_due(action):
+                    await self._call(action)
+                    outcome = Outcome.DONE
+                else:
+                    outcome = Outcome.SKIPPED
             except Exception as exc:
                 outcome = Outcome.GONE if _gone(exc) else Outcome.FAILED
                 error = f"{type(exc).__name__}: {exc}"
@@ -193,6 +198,15 @@ class Sweeper:
                 },
             )
         return outcome
+
+    async def _still_due(self, action: Action) -> bool:
+        """Re-check a room deletion against the room as it is now (a human may have just joined)."""
+        if action.kind is not ActionKind.DELETE_ROOM:
+            return True
+        res = await self.lkapi.room.list_participants(api.ListParticipantsRequest(room=action.room))
+        views = room_view(api.Room(name=action.room), res.participants, self.settings.agent.identity_prefix)
+        present = [p for p in views.participants if p.is_present]
+        return not present if action.rule is Rule.EMPTY_ROOM else all(p.is_agent for p in present)
 
     async def _call(self, action: Action) -> None:
         match action.kind:

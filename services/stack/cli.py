@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 
+from services.shared.letta_agents import ModelNotFound, ensure_default_agent
 from services.shared.settings import Settings, load_settings_or_exit
 from services.stack import database
 from services.stack.health import port_in_use, probe, wait_for
@@ -111,11 +112,9 @@ def cmd_up(settings: Settings) -> int:
                 sup.start(prog.name)
             wait_healthy(settings, sup, group)
             if stage == 1:
-                from services.shared.letta_agents import ensure_default_agent
-
                 say("==> Default Letta agent")
                 say(f"    {ensure_default_agent(settings)}")
-    except (StackError, database.SetupError) as error:
+    except (StackError, database.SetupError, ModelNotFound) as error:
         say(f"\nerror: {error}")
         name = _failing_service(error, progs) if isinstance(error, StackError) else None
         if name:

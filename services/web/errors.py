@@ -49,7 +49,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> ResponseReturnValue:
-        return jsonify(exc.body()), exc.status
+        response = jsonify(exc.body())
+        if "retry_after" in exc.extra:
+            response.headers["Retry-After"] = str(exc.extra["retry_after"])
+        return response, exc.status
 
     @app.errorhandler(ValidationError)
     def _validation(exc: ValidationError) -> ResponseReturnValue:

@@ -57,7 +57,7 @@ class LettaGateway:
         self.settings = settings
 
     def _client(self) -> Letta:
-        return letta_client(self.settings, timeout=10.0)
+        return letta_client(self.settings, timeout=10.0).with_options(max_retries=1)
 
     def ping(self, timeout: float = 2.0) -> bool:
         """True when GET /v1/health/ answers 200."""

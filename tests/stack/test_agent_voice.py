@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import httpx
 import pytest
 
 from services.shared.livekit import livekit_api
 from services.shared.settings import Settings
-from tests.helpers import log_tail
+from tests.helpers import eventually, log_tail
 from tests.stack.test_agent_harness import (
     Human,
     create_room,
@@ -64,10 +65,26 @@ async def _conversation(settings: Settings, tmp: Path, agent_first: bool) -> Hum
             await delete_room(lk, room)
 
 
+def _metric(settings: Settings, name: str, labels: str) -> float:
+    """Value of one sample on the worker's /metrics (0 when absent)."""
+    text = httpx.get(f"http://127.0.0.1:{settings.agent.metrics_port}/metrics", timeout=5).text
+    prefix = f"{name}{{{labels}}} "
+    return sum(float(line[len(prefix) :]) for line in text.splitlines() if line.startswith(prefix))
+
+
 @pytest.mark.parametrize("agent_first", [True, False], ids=["agent-first", "human-first"])
 def test_voice_turn_is_heard_transcribed_and_answered(stack: Settings, tmp_path: Path, agent_first: bool) -> None:
+    turns = _metric(stack, "lvs_agent_turns_total", 'role="user"')
+    totals = _metric(stack, "lvs_agent_turn_stage_seconds_count", 'stage="total"')
     try:
         human = asyncio.run(_conversation(stack, tmp_path, agent_first))
     except AssertionError as exc:
         pytest.fail(f"{exc}\n--- agent log ---\n{log_tail(stack, 'agent', 60)}")
     assert "name" in human.transcript_text()
+    # Per-turn metrics reach the worker's Prometheus endpoint.
+    eventually(lambda: _metric(stack, "lvs_agent_turns_total", 'role="user"') > turns, 15, what="user turn metric")
+    eventually(
+        lambda: _metric(stack, "lvs_agent_turn_stage_seconds_count", 'stage="total"') > totals,
+        15,
+        what="voice-to-voice latency metric",
+    )

@@ -12,6 +12,7 @@ from services.agent.policy import (
     RequestContext,
     agent_identity,
     decide_request,
+    job_load,
     parse_dispatch_metadata,
     parse_switch_request,
 )
@@ -41,8 +42,29 @@ def ctx(**kw) -> RequestContext:
         ([p("agent-letta-lvs-x")], ctx(), False, (), True),
         # ours, just joined and not yet publishing: still live (grace period)
         ([p("agent-letta-lvs-x", audio=False, age=2.0)], ctx(), False, (), True),
-        # ours, long joined and never published: stale -> removed, and we take the room
-        ([p("agent-letta-lvs-x", audio=False, age=60.0)], ctx(), True, ("agent-letta-lvs-x",), True),
+        # ours, long joined, never published although a human has waited with it: stale -> removed
+        (
+            [p("agent-letta-lvs-x", audio=False, age=60.0), p("human-1", agent=False, age=30.0)],
+            ctx(),
+            True,
+            ("agent-letta-lvs-x",),
+            True,
+        ),
+        # ... but a human who just arrived has not waited long enough
+        ([p("agent-letta-lvs-x", audio=False, age=60.0), p("human-1", agent=False, age=3.0)], ctx(), False, (), True),
+        # ours alone in the room publishes nothing yet (it waits for a human): live, not stale
+        ([p("agent-letta-lvs-x", audio=False, age=600.0)], ctx(), False, (), True),
+        # a human who left does not count
+        (
+            [
+                p("agent-letta-lvs-x", audio=False, age=600.0),
+                p("human-1", agent=False, age=300.0, state=PState.DISCONNECTED),
+            ],
+            ctx(),
+            False,
+            (),
+            True,
+        ),
         # ours but disconnected: stale
         ([p("agent-letta-old", state=PState.DISCONNECTED)], ctx(), True, ("agent-letta-old",), True),
         # a stale one and a live one of ours: reject, still clean up the stale one
@@ -129,3 +151,11 @@ def test_parse_switch_request(payload, expected) -> None:
             parse_switch_request(payload)
     else:
         assert parse_switch_request(payload) == expected
+
+
+@pytest.mark.parametrize(
+    ("active", "max_jobs", "load"),
+    [(0, 4, 0.0), (1, 4, 0.25), (4, 4, 1.0), (9, 4, 1.0), (0, 0, 0.0), (-1, 4, 0.0)],
+)
+def test_job_load(active: int, max_jobs: int, load: float) -> None:
+    assert job_load(active, max_jobs) == load

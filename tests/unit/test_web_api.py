@@ -297,6 +297,7 @@ def test_session_rate_limit_is_429() -> None:
         r = client.post("/api/sessions", json={"agent_id": OTHER_AGENT_ID})
     assert codes == [404, 404, 429]
     assert r.status_code == 429 and r.get_json()["retry_after"] >= 1
+    assert r.headers["Retry-After"] == str(r.get_json()["retry_after"])
 
 
 def test_session_livekit_down_is_503(h: Harness, client: FlaskClient) -> None:

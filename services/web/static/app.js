@@ -3,7 +3,7 @@
   "use strict";
 
   const LK = window.LivekitClient;
-  const AGENT_WAIT_MS = 20000;
+  const AGENT_WAIT_MS = 30000;
   const TOPIC_TRANSCRIPTION = "lk.transcription";
   const TOPIC_CHAT = "lk.chat";
   const TOPIC_SWITCH = "lvs.switch-agent";
@@ -39,7 +39,7 @@
   // Everything the page knows; one session at a time.
   const state = {
     agents: [], selectedId: null, room: null, session: null, agent: null, waitTimer: null,
-    meter: null, meterFrame: 0, leaving: false, segments: new Map(), joinOffer: null,
+    meter: null, meterFrame: 0, meterPeak: 0, leaving: false, segments: new Map(), joinOffer: null,
     timings: {},
   };
   window.lvs = state; // read by the browser tests and benchmarks
@@ -229,9 +229,10 @@
 
   // The one place that notices the agent: called from the participant list after connect()
   // and from ParticipantConnected, whichever comes first; the waiting timeout is cleared either way.
-  function agentJoined(participant) {
+  function agentJoined(participant, via) {
     if (!isAgent(participant) || state.agent) return;
     state.agent = participant;
+    state.timings.detectedBy = via;
     clearTimeout(state.waitTimer);
     state.waitTimer = null;
     state.timings.agentConnected = performance.now();
@@ -261,7 +262,7 @@
   }
 
   function checkParticipants() {
-    for (const participant of state.room.remoteParticipants.values()) agentJoined(participant);
+    for (const participant of state.room.remoteParticipants.values()) agentJoined(participant, "list");
   }
 
   // ---------------------------------------------------------------- microphone level
@@ -278,6 +279,7 @@
     const tick = () => {
       if (!state.meter) return;
       el.meter.value = pub.isMuted ? 0 : Math.min(1, state.meter.calculateVolume() * 4);
+      state.meterPeak = Math.max(state.meterPeak, el.meter.value);
       state.meterFrame = requestAnimationFrame(tick);
     };
     tick();
@@ -294,7 +296,7 @@
   function newRoom() {
     const room = new LK.Room({ adaptiveStream: true, dynacast: true });
     room
-      .on(LK.RoomEvent.ParticipantConnected, agentJoined)
+      .on(LK.RoomEvent.ParticipantConnected, (participant) => agentJoined(participant, "event"))
       .on(LK.RoomEvent.ParticipantDisconnected, agentLeft)
       .on(LK.RoomEvent.ParticipantAttributesChanged, (changed, participant) => {
         if (state.agent && participant && participant.identity === state.agent.identity) applyAgentState();

@@ -1,0 +1,150 @@
+"""Dispatch into real rooms: exactly one agent under racing dispatches, unknown Letta agents, reconnects."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from livekit.protocol import agent as agent_pb
+
+from services.shared.livekit import LETTA_AGENT_ATTRIBUTE, livekit_api
+from services.shared.settings import Settings
+from tests.helpers import log_tail
+from tests.stack.test_agent_harness import (
+    Human,
+    create_room,
+    default_agent_id,
+    delete_room,
+    dispatch,
+    espeak_wav,
+    new_room_name,
+    our_agents,
+    poll,
+    until,
+)
+
+pytestmark = pytest.mark.stack
+
+RACERS = 50
+JOIN_S = 30.0
+REPLY_S = 90.0
+UNKNOWN_ID = "agent-00000000-0000-4000-8000-000000000000"
+
+
+def _run(settings: Settings, coro) -> None:
+    try:
+        asyncio.run(coro)
+    except AssertionError as exc:
+        pytest.fail(f"{exc}\n--- agent log ---\n{log_tail(settings, 'agent', 60)}")
+
+
+async def _race(settings: Settings) -> None:
+    letta_id = default_agent_id(settings)
+    room = new_room_name(settings)
+    async with livekit_api(settings) as lk:
+        await create_room(lk, room, letta_id)
+        try:
+            await asyncio.gather(*(dispatch(lk, settings, room, letta_id) for _ in range(RACERS)))
+
+            async def all_jobs_decided() -> list[agent_pb.Job] | None:
+                jobs = [j for d in await lk.agent_dispatch.list_dispatch(room) for j in d.state.jobs]
+                pending = [j for j in jobs if j.state.status == agent_pb.JobStatus.JS_PENDING]
+                decided = _decisions(settings, room)
+                if jobs and not pending and {j.id for j in jobs} <= set(decided):
+                    return jobs
+                return None
+
+            jobs = await poll(all_jobs_decided, 60, "every job of the room to be answered by our worker")
+            decisions = _decisions(settings, room)
+            running = [j for j in jobs if j.state.status == agent_pb.JobStatus.JS_RUNNING]
+            agents = await our_agents(lk, settings, room)
+            assert len(jobs) > 1, "the dispatches did not race (one job only)"
+            assert list(decisions.values()).count("accepting job") == 1, decisions
+            assert len(running) == 1, f"{len(running)} jobs running for one room"
+            assert [a.identity for a in agents] == [f"{settings.agent.identity_prefix}-{room}"]
+            assert agents[0].attributes[LETTA_AGENT_ATTRIBUTE] == letta_id
+        finally:
+            await delete_room(lk, room)
+
+
+def _decisions(settings: Settings, room: str) -> dict[str, str]:
+    """Job id -> "accepting job" / "rejecting job", from our worker's log lines for the room."""
+    out = {}
+    for line in (settings.stack.log_dir / "agent.log").read_text(errors="replace").splitlines():
+        if room in line and ("accepting job" in line or "rejecting job" in line):
+            entry = json.loads(line)
+            out[entry["job"]] = entry["msg"]
+    return out
+
+
+def test_racing_dispatches_leave_exactly_one_agent(stack: Settings) -> None:
+    _run(stack, _race(stack))
+
+
+async def _unknown_agent(settings: Settings) -> None:
+    room = new_room_name(settings)
+    human = Human(settings, room)
+    async with livekit_api(settings) as lk:
+        await create_room(lk, room, UNKNOWN_ID)
+        try:
+            await human.join()
+            await dispatch(lk, settings, room, UNKNOWN_ID)
+            await until(lambda: human.agent() is not None, JOIN_S, "the agent to join")
+            await until(lambda: human.loud_frames > 10, JOIN_S, "the spoken error")
+            await until(lambda: "cannot find" in human.transcript_text(), JOIN_S, "the error transcript")
+
+            async def agent_gone() -> bool:
+                return not await our_agents(lk, settings, room)
+
+            await poll(agent_gone, JOIN_S, "the agent to leave the room")
+            jobs = [j for d in await lk.agent_dispatch.list_dispatch(room) for j in d.state.jobs]
+        finally:
+            await human.leave()
+            await delete_room(lk, room)
+    errors = [
+        json.loads(line)
+        for line in (settings.stack.log_dir / "agent.log").read_text(errors="replace").splitlines()
+        if room in line and '"level": "error"' in line
+    ]
+    assert errors, "no error logged for the unknown Letta agent"
+    assert all(e.get("room") == room and e.get("job") for e in errors), errors
+    assert {e["job"] for e in errors} <= {j.id for j in jobs}
+
+
+def test_unknown_letta_agent_is_told_and_the_job_ends(stack: Settings) -> None:
+    _run(stack, _unknown_agent(stack))
+
+
+async def _reconnects(settings: Settings, tmp: Path, cycles: int) -> None:
+    letta_id = default_agent_id(settings)
+    speech = espeak_wav("my name is Ada", tmp / "ada.wav")
+    room = new_room_name(settings)
+    identity = "human-reconnecting"
+    async with livekit_api(settings) as lk:
+        await create_room(lk, room, letta_id)
+        human = Human(settings, room, identity=identity)
+        try:
+            await human.join()
+            await dispatch(lk, settings, room, letta_id)
+            await until(lambda: human.agent() is not None, JOIN_S, "the agent to join")
+            for cycle in range(cycles):
+                await human.leave()
+                # Half the cycles come back as the same person, half as a new identity (a new tab).
+                human = Human(settings, room, identity=identity if cycle % 2 else f"{identity}-{cycle}")
+                await human.join()
+                await until(lambda h=human: h.agent() is not None, JOIN_S, f"the agent after reconnect {cycle + 1}")
+            assert len(await our_agents(lk, settings, room)) == 1
+            await until(lambda: human.agent_state() == "listening", JOIN_S, "the agent to listen")
+            before = human.loud_frames
+            human.say_pcm(speech)
+            await until(lambda: "name" in human.transcript_text(), REPLY_S, "'name' in the transcripts")
+            await until(lambda: human.loud_frames > before + 10, REPLY_S, "a spoken reply")
+        finally:
+            await human.leave()
+            await delete_room(lk, room)
+
+
+def test_agent_answers_after_ten_reconnects(stack: Settings, tmp_path: Path) -> None:
+    _run(stack, _reconnects(stack, tmp_path, cycles=10))

@@ -1,0 +1,102 @@
+"""The shell pieces of compose mode agree with the settings: Letta's provider wrapper (config/letta-entry.sh)
+and the profile choice (scripts/compose-lib.sh); passwords never reach Letta's log."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from services.shared.settings import ROOT, Settings
+
+pytestmark = pytest.mark.unit
+
+ENTRY = ROOT / "config" / "letta-entry.sh"
+CASES = [
+    {},
+    {"OPENAI_API_KEY": "sk-x"},
+    {"LLM_PROVIDER": "local", "OPENAI_API_KEY": "sk-x"},
+    {"LLM_PROVIDER": "openai", "OPENAI_API_KEY": "sk-x"},
+    {"LLM_PROVIDER": "auto", "LLM_PORT": "9000"},
+    {"DEPLOY_DOMAIN": "voice.example.com"},
+    {"DEPLOY_DOMAIN": "voice.example.com", "OPENAI_API_KEY": "sk-x", "OPENAI_BASE_URL": "http://h:11434/v1"},
+]
+
+
+def clean_env(extra: dict[str, str]) -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+    return {**keep, **extra}
+
+
+def run_entry(extra: dict[str, str], script: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(ENTRY), "bash", "-c", script],
+        env=clean_env(extra),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("extra", CASES)
+def test_letta_gets_the_model_endpoint_the_settings_resolve(extra: dict[str, str]) -> None:
+    llm = {k.removeprefix("LLM_").lower(): v for k, v in extra.items() if k.startswith("LLM_")}
+    llm |= {
+        "OPENAI_API_KEY": extra.get("OPENAI_API_KEY"),
+        "OPENAI_BASE_URL": extra.get("OPENAI_BASE_URL", "https://api.openai.com/v1"),
+    }
+    settings = Settings(_env_file=None, llm=llm)
+    result = run_entry(extra, 'echo "$OPENAI_BASE_URL|$OPENAI_API_KEY"')
+    assert result.returncode == 0, result.stderr
+    url, key = result.stdout.strip().split("|")
+    if settings.llm.is_local:
+        assert url == settings.llm.local_base_url and key == "sk-local-no-key"
+    else:
+        # the compose file hands Letta OPENAI_BASE_URL with the settings' default; the wrapper keeps it
+        assert url == extra.get("OPENAI_BASE_URL", "") and key == extra["OPENAI_API_KEY"]
+
+
+def test_a_bad_provider_stops_letta_naming_the_setting() -> None:
+    result = run_entry({"LLM_PROVIDER": "gpt"}, "echo started")
+    assert result.returncode == 2 and "LLM_PROVIDER" in result.stderr and "started" not in result.stdout
+
+
+def test_passwords_in_lettas_output_are_redacted() -> None:
+    script = (
+        'echo "▶ Using secure mode with password: Zx9-secret_token"; '
+        'echo "Using database:  postgresql+pg8000://letta:d0b5ecret@127.0.0.1:5433/letta"; '
+        'echo "External Postgres configuration detected via LETTA_PG_URI: '
+        'postgresql://letta:d0b5ecret@h:5433/x" >&2; '
+        'echo "INFO: Uvicorn running on http://127.0.0.1:8283"'
+    )
+    result = run_entry({}, script)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0
+    assert "Zx9-secret_token" not in out and "d0b5ecret" not in out
+    assert out.count("[redacted]") == 3
+    assert "Uvicorn running on http://127.0.0.1:8283" in out, "other lines pass through unchanged"
+
+
+@pytest.mark.parametrize("extra", CASES)
+def test_compose_profiles_follow_the_settings(extra: dict[str, str], tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in extra.items()))
+    result = subprocess.run(
+        ["bash", "-c", f'source "{ROOT}/scripts/compose-lib.sh"; compose_profiles'],
+        env=clean_env({"ENV_FILE": str(env_file)}),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    settings = Settings(
+        _env_file=None,
+        llm={"provider": extra.get("LLM_PROVIDER", "auto"), "OPENAI_API_KEY": extra.get("OPENAI_API_KEY")},
+        deploy={"domain": extra.get("DEPLOY_DOMAIN")},
+    )
+    wanted = (("local-models", settings.llm.is_local), ("tls", bool(settings.deploy.domain)))
+    expected = [profile for profile, on in wanted if on]
+    assert (result.stdout.split(",") if result.stdout else []) == expected
