@@ -2,7 +2,9 @@
 # Vendor livekit-client (pinned) from npm into services/web/static/vendor/ so the page works offline.
 source "$(dirname "$0")/lib.sh"
 
-LIVEKIT_CLIENT_VERSION="${LIVEKIT_CLIENT_VERSION:-2.23.0}"
+LIVEKIT_CLIENT_VERSION="2.23.0"
+# npm's dist.integrity of livekit-client-2.23.0.tgz: the tarball must match it byte for byte.
+LIVEKIT_CLIENT_INTEGRITY="sha512-j9Kg86nJjBjNFUD+ukp2jwMCGa0k+YD5gU//RzAM+ZY3pbG631QCte7fQjwqWMmtBzhDJL9nKYuOLMv/9IbAxg=="
 TARBALL="$STACK_CACHE_DIR/npm/livekit-client-$LIVEKIT_CLIENT_VERSION.tgz"
 VENDOR="$ROOT/services/web/static/vendor"
 TARGET="$VENDOR/livekit-client.umd.js"
@@ -22,6 +24,12 @@ if [[ ! -s "$TARBALL" ]]; then
 else
   info "using cached $TARBALL"
 fi
+actual="sha512-$(openssl dgst -sha512 -binary "$TARBALL" | base64 | tr -d '\n')"
+if [[ "$actual" != "$LIVEKIT_CLIENT_INTEGRITY" ]]; then
+  rm -f "$TARBALL"
+  die "livekit-client tarball does not match its pinned integrity (got $actual); removed it, run again"
+fi
+info "tarball integrity ok"
 mkdir -p "$VENDOR"
 tar -xzf "$TARBALL" -C "$VENDOR" --strip-components=2 package/dist/livekit-client.umd.js \
   || die "the tarball has no dist/livekit-client.umd.js; delete $TARBALL and retry"

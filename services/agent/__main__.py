@@ -5,7 +5,22 @@ from __future__ import annotations
 import argparse
 import sys
 
+from pydantic import ValidationError
+
+from services.shared import settings as settings_module
 from services.shared.settings import get_settings
+
+
+def setting_errors(exc: ValidationError) -> list[tuple[str, str]]:
+    """(environment variable, message) for each error of a settings section."""
+    section = getattr(settings_module, exc.title, None)
+    prefix = section.model_config.get("env_prefix", "") if section is not None else ""
+    out = []
+    for err in exc.errors():
+        field = "_".join(str(part) for part in err["loc"])
+        name = field if field.isupper() else f"{prefix}{field}".upper()
+        out.append((name or exc.title, err["msg"]))
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,7 +33,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from services.agent.providers import ProviderError, check_providers
 
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        for name, msg in setting_errors(exc):
+            print(f"agent: invalid setting {name}: {msg}", file=sys.stderr)
+        return 2
     try:
         check_providers(settings)
     except ProviderError as exc:

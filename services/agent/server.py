@@ -10,8 +10,6 @@ from urllib.parse import urlparse
 
 from services.shared.settings import DispatchMode, Settings, is_loopback
 
-DRAIN_TIMEOUT_S = 60
-
 
 def agent_name(settings: Settings) -> str:
     """Explicit dispatch registers under AGENT_NAME; automatic dispatch registers with no name."""
@@ -39,7 +37,7 @@ def build_server(settings: Settings):  # -> AgentServer (import deferred: see ru
         num_idle_processes=settings.agent.num_idle_processes,
         # Capacity is counted in jobs (policy.job_load), not by CPU load: the CPU is shared.
         load_threshold=math.inf,
-        drain_timeout=DRAIN_TIMEOUT_S,
+        drain_timeout=settings.agent.drain_timeout,
         setup_fnc=prewarm,
         load_fnc=lambda srv: job_load(len(srv.active_jobs), settings.agent.max_jobs),
         prometheus_port=settings.agent.metrics_port,

@@ -15,6 +15,7 @@ from livekit.agents.voice.agent_session import SessionConnectOptions
 from services.agent import metrics
 from services.agent.brain import Lookup, lookup_agent
 from services.agent.policy import MetadataError, parse_dispatch_metadata, parse_switch_request
+from services.agent.presence import IdleTimer
 from services.agent.providers import build_stt, build_tts, plan_speech
 from services.agent.voice import NOT_FOUND, SWITCH_FAILED, LettaVoiceAgent, switched_to
 from services.shared.livekit import LETTA_AGENT_ATTRIBUTE
@@ -80,7 +81,7 @@ class VoiceJob:
         self.ctx = ctx
         self.settings = settings
         self.session = build_session(settings, ctx.proc.userdata)
-        self._idle_task: asyncio.Task[None] | None = None
+        self.idle = IdleTimer(settings.agent.idle_timeout, lambda: bool(self.humans()), self._leave_idle)
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # -- presence ---------------------------------------------------------------------------------
@@ -104,26 +105,15 @@ class VoiceJob:
         metrics.FAULTS.labels(kind="task").inc()
         log.error("job task failed", extra={"task": task.get_name()}, exc_info=task.exception())
 
-    def _arm_idle(self) -> None:
-        if self._idle_task is None or self._idle_task.done():
-            self._idle_task = asyncio.create_task(self._idle_countdown(), name="idle_countdown")
-
-    def _disarm_idle(self) -> None:
-        if self._idle_task is not None:
-            self._idle_task.cancel()
-            self._idle_task = None
-
-    async def _idle_countdown(self) -> None:
-        await asyncio.sleep(self.settings.agent.idle_timeout)
-        if not self.humans():
-            log.info("no human for the idle timeout, leaving")
-            metrics.JOBS.labels(outcome="idle").inc()
-            self.ctx.shutdown(reason="idle timeout")
+    def _leave_idle(self) -> None:
+        log.info("no human for the idle timeout, leaving")
+        metrics.JOBS.labels(outcome="idle").inc()
+        self.ctx.shutdown(reason="idle timeout")
 
     def _on_participant_connected(self, participant: rtc.RemoteParticipant) -> None:
         if not is_human(participant):
             return
-        self._disarm_idle()
+        self.idle.disarm()
         rio = self.session.room_io
         if rio.linked_participant is None:
             log.info("linking to participant", extra={"participant": participant.identity})
@@ -131,14 +121,14 @@ class VoiceJob:
 
     def _on_participant_disconnected(self, participant: rtc.RemoteParticipant) -> None:
         if is_human(participant) and not self.humans():
-            self._arm_idle()
+            self.idle.arm()
 
     def watch_presence(self) -> None:
         room = self.ctx.room
         room.on("participant_connected", self._on_participant_connected)
         room.on("participant_disconnected", self._on_participant_disconnected)
         if not self.humans():
-            self._arm_idle()
+            self.idle.arm()
 
     # -- metrics ----------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from services.recovery.report import actions_table, memory_table, rooms_table
 from services.recovery.server import serve
 from services.recovery.sweeper import Sweeper
 from services.shared.livekit import livekit_api
-from services.shared.settings import Settings, get_settings
+from services.shared.settings import Settings, load_settings_or_exit
 
 
 async def _sweep_once(settings: Settings, dry_run: bool) -> int:
@@ -39,7 +39,7 @@ async def _sweep_once(settings: Settings, dry_run: bool) -> int:
 async def _rooms(settings: Settings) -> int:
     async with livekit_api(settings) as lkapi:
         snapshot = await Sweeper(settings, lkapi).fetch(every_room=True)
-    print(rooms_table(snapshot, settings.recovery, time.time()))
+    print(rooms_table(snapshot, settings.recovery, time.time(), all_listed=True))
     return 0
 
 
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     sweep.add_argument("--dry-run", action="store_true", help="decide but change nothing")
     sub.add_parser("rooms", help="list rooms and participants")
     args = parser.parse_args(argv)
-    settings = get_settings()
+    settings = load_settings_or_exit()
     # Loopback dev keys are short by design (the settings refuse them off loopback): keep the CLI output clean.
     warnings.filterwarnings("ignore", message="The HMAC key is")
     try:

@@ -140,6 +140,12 @@ def next_dispatch_at(mem: RoomMemory, settings: RecoverySettings) -> float | Non
     return mem.last_try_at + settings.redispatch_backoff * 2 ** (mem.tries - 1)
 
 
+def next_wakeup(memory: Memory, settings: RecoverySettings, now: float) -> float | None:
+    """The earliest future time a re-dispatch falls due, so the loop can sweep then (not a tick later)."""
+    dues = [due for mem in memory.values() if (due := next_dispatch_at(mem, settings)) is not None and due > now]
+    return min(dues, default=None)
+
+
 def _keeper(agents: list[ParticipantView]) -> ParticipantView:
     """The agent to keep among duplicates: live first, then the oldest, then by identity."""
     return min(agents, key=lambda p: (not p.is_live, p.joined_at, p.identity))

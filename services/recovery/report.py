@@ -35,13 +35,17 @@ def _clock(ts: float) -> str:
     return time.strftime("%H:%M:%S", time.gmtime(ts)) if ts else "-"
 
 
-def rooms_table(snapshot: Snapshot, settings: RecoverySettings, now: float) -> str:
-    """Every room and each of its participants (identity, kind, state, joined)."""
+def rooms_table(snapshot: Snapshot, settings: RecoverySettings, now: float, *, all_listed: bool = False) -> str:
+    """Every room and each of its participants (identity, kind, state, joined).
+
+    A sweep lists participants of our rooms only; `all_listed` says every room's were listed.
+    """
     rows: list[list[object]] = []
     for room in sorted(snapshot.rooms, key=lambda r: r.created_at):
         ours = "yes" if is_ours(room.name, room.metadata, settings.room_prefix, settings.ownership) else "no"
         created = f"created {_clock(room.created_at)} ({_ago(room.created_at, now)})"
-        note = "" if ours == "yes" or room.participants else f"{room.num_participants} (not listed: not ours)"
+        unlisted = not all_listed and ours == "no" and not room.participants
+        note = f"{room.num_participants} (not listed: not ours)" if unlisted else ""
         rows.append([room.name, ours, note, "", "", created])
         for p in sorted(room.participants, key=lambda p: p.joined_at):
             kind = f"{p.kind.value}{' (ours)' if p.is_our_agent else ''}"

@@ -47,7 +47,7 @@ async def healthz(request: web.Request) -> web.Response:
     sweeper = request.app[SWEEPER]
     return web.json_response(
         {
-            "status": "ok",
+            "status": "ok" if sweeper.last_error is None else "degraded",
             "service": "recovery",
             "last_sweep_at": sweeper.last_sweep_at,
             "last_error": sweeper.last_error,

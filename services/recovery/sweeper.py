@@ -15,7 +15,16 @@ import aiohttp
 from livekit import api
 
 from services.recovery import metrics
-from services.recovery.policy import Action, ActionKind, RoomMemory, Rule, decide, observe, record_dispatch
+from services.recovery.policy import (
+    Action,
+    ActionKind,
+    RoomMemory,
+    Rule,
+    decide,
+    next_wakeup,
+    observe,
+    record_dispatch,
+)
 from services.recovery.snapshot import RoomView, Snapshot, is_ours, room_view
 from services.shared.logging import log_context
 from services.shared.settings import Settings
@@ -25,6 +34,7 @@ FETCH_CONCURRENCY = 16
 # The worker answers its health check a moment before it has registered with LiveKit, and a dispatch
 # created before registration is never delivered: count it ready once it has been healthy this long.
 WORKER_SETTLE = 1.0
+MIN_PAUSE = 0.05  # seconds: the loop never spins faster than this
 
 
 class Outcome(StrEnum):
@@ -100,10 +110,11 @@ class Sweeper:
             async with gate:
                 try:
                     res = await self.lkapi.room.list_participants(api.ListParticipantsRequest(room=room.name))
-                except api.TwirpError as error:
-                    if _gone(error):
-                        return None
-                    raise
+                except Exception as error:  # leave this room out of this sweep rather than act on a guess
+                    if not _gone(error):
+                        with log_context(room=room.name):
+                            log.warning("cannot list participants", extra={"error": repr(error)})
+                    return None
             return room_view(room, res.participants, prefix)
 
         views = await asyncio.gather(*(one(r) for r in listed.rooms))
@@ -137,16 +148,17 @@ class Sweeper:
         names = list(names or [])
         kind = "targeted" if names else "full"
         async with self.lock:
-            started = self.clock()
             try:
                 ready = await self.check_worker()
+                started = self.clock()
                 snapshot = await self.fetch(names)
                 now = self.clock()
-                self.memory = observe(self.memory, snapshot, now, partial=bool(names))
-                for gone in set(names) - {r.name for r in snapshot.rooms}:
+                ours = Snapshot(tuple(r for r in snapshot.rooms if self.ours(r)))
+                self.memory = observe(self.memory, ours, now, partial=bool(names))
+                for gone in set(names) - {r.name for r in ours.rooms}:
                     self.memory.pop(gone, None)
                 result = SweepResult(snapshot, started_at=started, worker_ready=ready)
-                for action in decide(snapshot, now, self.settings.recovery, self.memory, worker_ready=ready):
+                for action in decide(ours, now, self.settings.recovery, self.memory, worker_ready=ready):
                     result.done.append((action, await self.execute(action)))
             except Exception as error:
                 metrics.SWEEPS.labels(kind, "failed").inc()
@@ -157,9 +169,8 @@ class Sweeper:
             metrics.SWEEPS.labels(kind, "ok").inc()
             if not names:
                 metrics.SWEEP_SECONDS.observe(result.seconds)
-                ours = sum(1 for r in snapshot.rooms if self.ours(r))
-                metrics.ROOMS.labels("yes").set(ours)
-                metrics.ROOMS.labels("no").set(len(snapshot.rooms) - ours)
+                metrics.ROOMS.labels("yes").set(len(ours.rooms))
+                metrics.ROOMS.labels("no").set(len(snapshot.rooms) - len(ours.rooms))
             self.last_sweep_at = self.clock()
             self.last_error = None
             return result
@@ -225,18 +236,25 @@ class Sweeper:
                     )
                 )
 
+    def pause(self) -> float:
+        """Seconds until the next sweep: the interval, or less when a re-dispatch falls due sooner."""
+        interval = self.settings.recovery.sweep_interval
+        now = self.clock()
+        due = next_wakeup(self.memory, self.settings.recovery, now) if self.worker_ready else None
+        return interval if due is None else max(MIN_PAUSE, min(interval, due - now + MIN_PAUSE))
+
     async def run_forever(self, stop: asyncio.Event, wake: asyncio.Event | None = None) -> None:
         """Sweep every interval (or sooner when `wake` is set) until `stop`; errors are logged, not raised."""
         wake = wake or asyncio.Event()
         while not stop.is_set():
             try:
                 await self.sweep()
+            except (aiohttp.ClientError, TimeoutError, OSError) as error:
+                log.warning("sweep failed: livekit-server unreachable; retrying", extra={"error": repr(error)})
             except Exception:
                 log.exception("sweep failed; retrying at the next interval")
             wake.clear()
             waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
-            await asyncio.wait(
-                waiters, timeout=self.settings.recovery.sweep_interval, return_when=asyncio.FIRST_COMPLETED
-            )
+            await asyncio.wait(waiters, timeout=self.pause(), return_when=asyncio.FIRST_COMPLETED)
             for w in waiters:
                 w.cancel()

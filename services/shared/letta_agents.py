@@ -2,7 +2,7 @@
 
 Letta records each agent's model endpoint when the agent is created, so changing OPENAI_BASE_URL or the
 provider later would leave old agents calling the old endpoint. `ensure_default_agent` (run by
-`make up`) moves every agent to the configured model, and says so.
+`make up`) moves the agents this stack created to the configured model, and says so.
 """
 
 from __future__ import annotations
@@ -71,10 +71,13 @@ def create_voice_agent(client: Letta, settings: Settings, name: str, persona: st
 
 
 def follow_model_switch(client: Letta, settings: Settings) -> list[str]:
-    """Point every agent that uses another model or endpoint at the configured one; their names."""
+    """Point this stack's agents (tagged VOICE_TAG) at the configured model and endpoint; their names.
+
+    Agents created elsewhere, or pointed at another model on purpose without the tag, are left alone.
+    """
     handle = resolve_model_handle(client, settings)
     moved = []
-    for agent in client.agents.list(limit=1000):
+    for agent in client.agents.list(tags=[VOICE_TAG], limit=1000):
         cfg = agent.llm_config
         if cfg.model != settings.llm.model_name or (cfg.model_endpoint or "").rstrip("/") != _endpoint(settings):
             client.agents.update(agent.id, model=handle, context_window_limit=settings.llm.context_window)

@@ -274,6 +274,7 @@ class AgentSettings(BaseSettings):
     port: Port = Field(default=8081, description="Worker health/HTTP port.")
     bind: str = Field(default="127.0.0.1", description="Address of the health and metrics ports.")
     max_jobs: int = Field(default=4, ge=1, description="Concurrent rooms per worker process.")
+    drain_timeout: int = Field(default=10, ge=0, description="Seconds SIGTERM waits for running jobs.")
     stt: STTProvider = Field(default=STTProvider.OFFLINE, description="offline (pocketsphinx), openai, deepgram.")
     tts: TTSProvider = Field(default=TTSProvider.OFFLINE, description="offline (espeak-ng) or openai.")
     greeting: str = Field(default="Hello, I am listening.", description="Spoken on join; empty for none.")
@@ -337,12 +338,18 @@ class RecoverySettings(BaseSettings):
         description="Which rooms are ours: both (prefix and metadata marker), prefix, marker, either.",
     )
     redispatch_backoff: float = Field(
-        default=5.0, ge=0, description="Seconds before the 2nd re-dispatch try; doubles per try."
+        default=2.0, ge=0, description="Seconds before the 2nd re-dispatch try; doubles per try."
     )
     agent_health_url: str = Field(
         default="",
         description="Worker health URL; re-dispatch waits until it answers 200 (default: agent port; 'off').",
     )
+
+    @field_validator("agent_health_url")
+    @classmethod
+    def _health_url(cls, value: str) -> str:
+        value = value.strip()
+        return value if value in ("", "off", "OFF") else _check_url(value, ("http", "https"))
 
 
 class DeploySettings(BaseSettings):

@@ -27,7 +27,13 @@ def livekit_config(settings: Settings) -> dict[str, Any]:
             "node_ip": "127.0.0.1" if lk.bind in ("127.0.0.1", "localhost") else None,
         },
         "keys": {lk.api_key: lk.api_secret.get_secret_value()},
-        "room": {"empty_timeout": lk.empty_timeout, "departure_timeout": lk.departure_timeout},
+        # Rooms are created through the API only (web service, smoke): a lagging agent job or client cannot
+        # bring back a room that was deleted.
+        "room": {
+            "auto_create": False,
+            "empty_timeout": lk.empty_timeout,
+            "departure_timeout": lk.departure_timeout,
+        },
         "webhook": {
             "api_key": lk.api_key,
             "urls": [f"http://127.0.0.1:{settings.recovery.port}/webhooks/livekit"],

@@ -73,6 +73,9 @@ def _install_request_log(app: Flask) -> None:
                     "status": response.status_code,
                     "ms": round(elapsed * 1000, 1),
                     "client": request.remote_addr,
+                    **(
+                        {"room": request.view_args["room"]} if request.view_args and "room" in request.view_args else {}
+                    ),
                 },
             )
         return response

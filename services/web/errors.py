@@ -38,9 +38,7 @@ def validation_error(exc: ValidationError) -> ApiError:
     if first["type"] == "missing":
         return ApiError(400, f"'{field}' is required", field)
     if first["type"] == "string_pattern_mismatch":
-        return ApiError(
-            400, f"invalid '{field}': contains characters that are not allowed or is blank", field
-        )
+        return ApiError(400, f"invalid '{field}': contains characters that are not allowed or is blank", field)
     return ApiError(400, f"invalid '{field}': {first['msg']}", field)
 
 

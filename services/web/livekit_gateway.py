@@ -123,7 +123,6 @@ def _snapshot(room: api.Room, meta: dict[str, object], people: list[api.Particip
         ours=meta.get("lvs") is True,
         created_ms=room.creation_time_ms or room.creation_time * 1000,
         participants=tuple(
-            ParticipantSnapshot(identity=p.identity, is_agent=p.kind == api.ParticipantInfo.Kind.AGENT)
-            for p in people
+            ParticipantSnapshot(identity=p.identity, is_agent=p.kind == api.ParticipantInfo.Kind.AGENT) for p in people
         ),
     )

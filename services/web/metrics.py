@@ -20,9 +20,7 @@ from services.shared.settings import Settings
 # prometheus_client's own switch for multiprocess mode; gunicorn_conf sets it before workers start.
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
-REQUESTS = Counter(
-    "lvs_web_requests_total", "HTTP requests by route and status.", ["route", "method", "status"]
-)
+REQUESTS = Counter("lvs_web_requests_total", "HTTP requests by route and status.", ["route", "method", "status"])
 LATENCY = Histogram("lvs_web_request_seconds", "HTTP request duration by route.", ["route"])
 SESSIONS = Counter("lvs_web_sessions_total", "Session requests by outcome.", ["outcome"])
 UPSTREAM_ERRORS = Counter("lvs_web_upstream_errors_total", "Failed calls to LiveKit or Letta.", ["upstream"])

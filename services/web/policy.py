@@ -51,9 +51,7 @@ def live_rooms(
 ) -> list[RoomSnapshot]:
     """The live sessions of one Letta agent, oldest first."""
     found = [
-        r
-        for r in rooms
-        if r.letta_agent_id == letta_agent_id and is_live(r, now_ms, grace_s, agent_identity_prefix)
+        r for r in rooms if r.letta_agent_id == letta_agent_id and is_live(r, now_ms, grace_s, agent_identity_prefix)
     ]
     return sorted(found, key=lambda r: (r.created_ms, r.name))
 

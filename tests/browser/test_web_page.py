@@ -24,7 +24,7 @@ from tests.helpers import eventually, log_tail
 
 pytestmark = [pytest.mark.browser]
 
-JOIN_S = 60.0  # the agent worker may be busy with other rooms on a 2-core machine
+JOIN_S = 90.0  # the agent worker may be busy with other rooms on a 2-core machine
 REPLY_S = 150.0
 
 
@@ -153,6 +153,14 @@ def test_agent_joins_after_the_page(stack: Settings, page: Page, letta_agent: di
         livekit_call(stack, dispatch)
         _wait_agent_connected(page, stack)
         assert page.evaluate("window.lvs.timings.detectedBy") == "event"
+        # The agent leaving is shown (the recovery sidecar may send a new one a few seconds later).
+        agent = next(p for p in _participants(stack, room) if p.kind == api.ParticipantInfo.Kind.AGENT)
+
+        async def remove(lk: api.LiveKitAPI) -> None:
+            await lk.room.remove_participant(api.RoomParticipantIdentity(room=room, identity=agent.identity))
+
+        livekit_call(stack, remove)
+        expect(page.locator("#session")).to_have_attribute("data-agent", "left")
         _disconnect_ends_session(page, stack, room)
     finally:
         _delete_room(stack, room)
@@ -189,6 +197,7 @@ def test_agent_already_in_the_room_before_the_page(stack: Settings, page: Page, 
 
 def test_conversation_through_the_page(stack: Settings, page: Page, letta_agent: dict[str, str]) -> None:
     """Pick the agent, Connect, get the agent's words in the transcript, type a message, get a reply."""
+    eventually(lambda: _worker_has_room(stack), JOIN_S, interval=1, what="the agent worker to have room")
     page.goto(stack.web.base_url)
     page.locator(f'#agent-list button[data-agent-id="{letta_agent["id"]}"]').click()
     page.get_by_role("button", name="Connect", exact=True).click()
@@ -222,5 +231,62 @@ def test_conversation_through_the_page(stack: Settings, page: Page, letta_agent:
     except Exception:
         print(log_tail(stack, "agent"))
         raise
+    finally:
+        _delete_room(stack, room)
+
+
+def test_second_session_offers_takeover(stack: Settings, page: Page, letta_agent: dict[str, str]) -> None:
+    """Another tab holds the agent's session: Connect says so (409) and "Take over" replaces it."""
+    eventually(lambda: _worker_has_room(stack), JOIN_S, interval=1, what="the agent worker to have room")
+    other = httpx.post(
+        f"{stack.web.base_url}/api/sessions", json={"agent_id": letta_agent["id"], "takeover": True}, timeout=30
+    )
+    assert other.status_code == 201, other.text
+    old_room = other.json()["room"]
+    room = None
+    try:
+        page.goto(stack.web.base_url)
+        page.locator(f'#agent-list button[data-agent-id="{letta_agent["id"]}"]').click()
+        page.get_by_role("button", name="Connect", exact=True).click()
+        expect(page.locator("#status")).to_have_attribute("data-state", "error")
+        expect(page.locator("#status")).to_contain_text("already in a session")
+        page.get_by_role("button", name="Take over that session", exact=True).click()
+        _wait_agent_connected(page, stack)
+        room = page.locator("#session").get_attribute("data-room")
+        assert room and room != old_room
+        assert not _room_exists(stack, old_room)
+        _disconnect_ends_session(page, stack, room)
+    finally:
+        _delete_room(stack, old_room)
+        if room:
+            _delete_room(stack, room)
+
+
+def test_switch_agent_during_a_session(stack: Settings, page: Page, letta_agent: dict[str, str]) -> None:
+    """The switch control sends {"letta_agent_id"} on lvs.switch-agent; the agent confirms via its attribute."""
+    agents = httpx.get(f"{stack.web.base_url}/api/agents", timeout=30).json()["agents"]
+    target = next((a for a in agents if a["id"] != letta_agent["id"]), None)
+    if target is None:
+        pytest.skip("needs a second Letta agent")
+    eventually(lambda: _worker_has_room(stack), JOIN_S, interval=1, what="the agent worker to have room")
+    page.goto(stack.web.base_url)
+    page.locator(f'#agent-list button[data-agent-id="{letta_agent["id"]}"]').click()
+    page.get_by_role("button", name="Connect", exact=True).click()
+    _wait_agent_connected(page, stack)
+    room = page.locator("#session").get_attribute("data-room")
+    assert room
+    try:
+        page.get_by_label("Switch to agent").select_option(target["id"])
+        page.get_by_role("button", name="Switch", exact=True).click()
+        expect(page.locator("#transcript li.system").last).to_contain_text(
+            f"Now talking to {target['name']}", timeout=JOIN_S * 1000
+        )
+
+        def agent_attribute() -> str:
+            agent = next(p for p in _participants(stack, room) if p.kind == api.ParticipantInfo.Kind.AGENT)
+            return agent.attributes.get("lvs.letta_agent_id", "")
+
+        assert agent_attribute() == target["id"]
+        _disconnect_ends_session(page, stack, room)
     finally:
         _delete_room(stack, room)

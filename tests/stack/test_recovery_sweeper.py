@@ -31,7 +31,7 @@ PREFIX = "lvsrec-"
 MARKED = '{"lvs": true}'  # our marker without a Letta agent id: these rooms are never re-dispatched
 # LiveKit itself drops a participant whose process died after its own reconnect window (~20 s measured
 # on v1.13.5, listed ACTIVE until then); the ghost test allows for that window.
-LIVEKIT_GHOST_WINDOW = 35.0
+LIVEKIT_GHOST_WINDOW = 45.0
 
 
 def settings_for(stack: Settings, **overrides: float) -> Settings:
@@ -147,10 +147,13 @@ def test_ghost_killed_hard_is_gone_and_the_live_participant_stays(stack: Setting
             with clients(bystander, ghost):
                 async with sweeping(settings) as sweeper:
                     ghost.kill()  # SIGKILL: no leave message
+                    killed = time.monotonic()
                     deadline = settings.recovery.inactive_participant_after + 2 * settings.recovery.sweep_interval
                     await until(
                         lambda: _gone(lk, room, "ghost"), deadline + LIVEKIT_GHOST_WINDOW, "the ghost to be gone"
                     )
+                    by = "the sweeper" if actions_in(sweeper, room) else "LiveKit (listed active until then)"
+                    print(f"ghost gone {time.monotonic() - killed:.1f}s after SIGKILL, removed by {by}")
                     await sweeps_done(sweeper, 2)
                     assert "bystander" in await people(lk, room), "the live participant was removed"
                     assert all(i != "bystander" for _, i, _ in actions_in(sweeper, room))

@@ -65,3 +65,20 @@ def test_check_command_reports_missing_key(monkeypatch: pytest.MonkeyPatch, caps
     monkeypatch.setattr(entry, "get_settings", lambda: settings(stt="deepgram"))
     assert entry.main(["check"]) == 2
     assert "DEEPGRAM_API_KEY" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("env", "value", "name"),
+    [
+        ("AGENT_STT", "bogus", "AGENT_STT"),
+        ("AGENT_PORT", "0", "AGENT_PORT"),
+        ("AGENT_IDLE_TIMEOUT", "-1", "AGENT_IDLE_TIMEOUT"),
+    ],
+)
+def test_invalid_setting_is_named(monkeypatch: pytest.MonkeyPatch, capsys, env: str, value: str, name: str) -> None:
+    from services.agent import __main__ as entry
+
+    monkeypatch.setenv(env, value)
+    monkeypatch.setattr(entry, "get_settings", Settings)
+    assert entry.main(["check"]) == 2
+    assert f"invalid setting {name}:" in capsys.readouterr().err

@@ -11,6 +11,7 @@ from services.recovery.policy import (
     Rule,
     decide,
     next_dispatch_at,
+    next_wakeup,
     observe,
     observe_room,
     record_dispatch,
@@ -134,11 +135,7 @@ def test_first_sight(case: str, snapshot_room: RoomView, expected: list) -> None
 
 def test_dispatch_carries_the_rooms_letta_agent_id() -> None:
     [action] = decide(Snapshot((room(human(age=10)),)), NOW, S)
-    assert (
-        action.letta_agent_id == "agent-123"
-        and action.room == "lvs-abc"
-        and action.kind is ActionKind.DISPATCH
-    )
+    assert action.letta_agent_id == "agent-123" and action.room == "lvs-abc" and action.kind is ActionKind.DISPATCH
 
 
 def test_no_dispatch_while_the_worker_is_down() -> None:
@@ -271,3 +268,15 @@ def test_full_sweep_forgets_rooms_that_are_gone_and_partial_keeps_them() -> None
     assert set(observe(memory, Snapshot((a,)), NOW + 1)) == {"lvs-a"}
     assert set(observe(memory, Snapshot((a,)), NOW + 1, partial=True)) == {"lvs-a", "lvs-b"}
     assert decide(Snapshot((a, b)), NOW, S)[0].rule is Rule.EMPTY_ROOM
+
+
+def test_next_wakeup_is_the_earliest_future_redispatch() -> None:
+    settings = S.model_copy(update={"max_redispatch": 2})
+    waiting = RoomMemory(seen_at=NOW, waiting_since=NOW - 1)  # due at NOW + 2 (orphan wait 3s)
+    retry = RoomMemory(seen_at=NOW, waiting_since=NOW - 60, tries=1, last_try_at=NOW - 1)  # due at NOW + 4
+    spent = RoomMemory(seen_at=NOW, waiting_since=NOW - 60, tries=2, last_try_at=NOW)  # no more tries
+    quiet = RoomMemory(seen_at=NOW)
+    assert next_wakeup({"a": waiting, "b": retry, "c": spent, "d": quiet}, settings, NOW) == NOW + 2
+    assert next_wakeup({"b": retry, "c": spent}, settings, NOW) == NOW + 4
+    assert next_wakeup({"c": spent, "d": quiet}, settings, NOW) is None
+    assert next_wakeup({"a": waiting}, settings, NOW + 5) is None  # already due: the sweep acts on it

@@ -30,6 +30,7 @@ def test_livekit_config_has_ports_keys_and_webhook(settings: Settings) -> None:
     assert conf["keys"] == {settings.livekit.api_key: settings.livekit.api_secret.get_secret_value()}
     assert conf["webhook"]["urls"] == [f"http://127.0.0.1:{settings.recovery.port}/webhooks/livekit"]
     assert conf["webhook"]["api_key"] == settings.livekit.api_key
+    assert conf["room"]["auto_create"] is False
 
 
 def test_supervisord_has_every_program_not_autostarted(settings: Settings) -> None:

@@ -35,9 +35,7 @@ def _now_ms() -> int:
 
 def _conflict(room: str) -> ApiError:
     SESSIONS.labels("conflict").inc()
-    return ApiError(
-        409, "this agent already has a live session; send takeover=true to close it", "agent_id", room=room
-    )
+    return ApiError(409, "this agent already has a live session; send takeover=true to close it", "agent_id", room=room)
 
 
 @bp.post("")
@@ -50,9 +48,7 @@ def create_session() -> ResponseReturnValue:
     body = parse_body(CreateSession, json_body())
     identity = body.identity or new_identity()
     if identity.startswith(cfg.agent.identity_prefix):
-        raise ApiError(
-            400, f"invalid 'identity': must not start with '{cfg.agent.identity_prefix}'", "identity"
-        )
+        raise ApiError(400, f"invalid 'identity': must not start with '{cfg.agent.identity_prefix}'", "identity")
     try:
         agent = letta().get_agent(body.agent_id)
     except LettaError as exc:

@@ -9,6 +9,7 @@
   const TOPIC_SWITCH = "lvs.switch-agent";
   const ATTR_AGENT_STATE = "lk.agent.state";
   const ATTR_SEGMENT = "lk.segment_id";
+  const ATTR_LETTA_AGENT = "lvs.letta_agent_id";
 
   const STATUS_TEXT = {
     idle: "Pick an agent and press Connect.",
@@ -299,7 +300,9 @@
       .on(LK.RoomEvent.ParticipantConnected, (participant) => agentJoined(participant, "event"))
       .on(LK.RoomEvent.ParticipantDisconnected, agentLeft)
       .on(LK.RoomEvent.ParticipantAttributesChanged, (changed, participant) => {
-        if (state.agent && participant && participant.identity === state.agent.identity) applyAgentState();
+        if (!state.agent || !participant || participant.identity !== state.agent.identity) return;
+        if (ATTR_LETTA_AGENT in changed) switched(changed[ATTR_LETTA_AGENT]);
+        applyAgentState();
       })
       .on(LK.RoomEvent.TrackSubscribed, (track) => {
         if (track.kind === LK.Track.Kind.Audio) el.audio.append(track.attach());
@@ -349,6 +352,7 @@
     if (!session) { cleanup(); return; }
     state.joinOffer = null;
     state.session = session;
+    state.timings.sessionReady = performance.now();
     try {
       await room.connect(session.url, session.token);
     } catch (err) {
@@ -440,9 +444,15 @@
     const id = el.switchSelect.value;
     if (!id || !state.room || !state.agent) return;
     await state.room.localParticipant.sendText(JSON.stringify({ letta_agent_id: id }), { topic: TOPIC_SWITCH });
-    addLine("system", `Asked to switch to ${agentName(id)}.`);
+    addLine("system", `Asked to switch to ${agentName(id)}…`);
+  }
+
+  // The agent confirms a switch by changing its lvs.letta_agent_id attribute.
+  function switched(id) {
+    if (!id || !state.session || id === state.session.agent_id) return;
     state.session.agent_id = id;
     state.selectedId = id;
+    addLine("system", `Now talking to ${agentName(id)}.`);
     renderAgents();
   }
 

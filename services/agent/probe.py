@@ -1,0 +1,203 @@
+"""A synthetic caller for the voice agent: a real livekit `rtc` participant plus room/dispatch helpers.
+
+Used by the agent's stack tests and benchmarks. The caller publishes a microphone track fed with
+silence and, on demand, speech (a WAV made with espeak-ng); it measures the agent's audio level
+(with timestamps) and collects the transcripts published on the "lk.transcription" topic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import subprocess
+import time
+import uuid
+import wave
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import TypeVar
+
+from livekit import api, rtc
+
+from services.agent.speech.audio import rms, to_mono_int16
+from services.shared.letta import letta_client
+from services.shared.livekit import room_metadata
+from services.shared.settings import Settings
+
+T = TypeVar("T")
+
+MIC_RATE = 48000
+FRAME_MS = 20
+SAMPLES_PER_FRAME = MIC_RATE * FRAME_MS // 1000
+# Agent audio frames louder than this count as speech (int16 RMS; espeak-ng speaks at ~3000).
+SPEECH_RMS = 300.0
+# A voice pocketsphinx recognises well from espeak-ng (see docs/agent.md).
+TEST_VOICE = ("en-us+f2", 130)
+
+
+def default_agent_id(settings: Settings) -> str:
+    """Id of the Letta agent the stack creates on first start."""
+    agents = list(letta_client(settings).agents.list(name=settings.letta.default_agent_name))
+    assert agents, f"no Letta agent named {settings.letta.default_agent_name}"
+    return agents[0].id
+
+
+def espeak_wav(text: str, path: Path) -> bytes:
+    """Speak text with espeak-ng into a WAV; return it as 48 kHz mono int16 PCM."""
+    voice, rate = TEST_VOICE
+    subprocess.run(["espeak-ng", "-v", voice, "-s", str(rate), "-w", str(path), text], check=True)
+    with wave.open(str(path)) as w:
+        raw = w.readframes(w.getnframes())
+        return to_mono_int16(raw, w.getframerate(), w.getnchannels(), MIC_RATE)
+
+
+async def poll(condition: Callable[[], Awaitable[T]], timeout: float, what: str, interval: float = 0.2) -> T:
+    """Await ``condition`` until it returns something truthy; AssertionError naming ``what`` after timeout."""
+    end = time.monotonic() + timeout
+    while True:
+        value = await condition()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+async def until(condition: Callable[[], T], timeout: float, what: str) -> T:
+    async def check() -> T:
+        return condition()
+
+    return await poll(check, timeout, what)
+
+
+def new_room_name(settings: Settings) -> str:
+    return f"{settings.recovery.room_prefix}agent-test-{uuid.uuid4().hex[:10]}"
+
+
+async def create_room(lk: api.LiveKitAPI, room: str, letta_agent_id: str) -> None:
+    await lk.room.create_room(api.CreateRoomRequest(name=room, metadata=room_metadata(letta_agent_id)))
+
+
+async def dispatch(lk: api.LiveKitAPI, settings: Settings, room: str, letta_agent_id: str) -> None:
+    await lk.agent_dispatch.create_dispatch(
+        api.CreateAgentDispatchRequest(
+            agent_name=settings.agent.name, room=room, metadata=json.dumps({"letta_agent_id": letta_agent_id})
+        )
+    )
+
+
+async def our_agents(lk: api.LiveKitAPI, settings: Settings, room: str) -> list[api.ParticipantInfo]:
+    res = await lk.room.list_participants(api.ListParticipantsRequest(room=room))
+    return [
+        p
+        for p in res.participants
+        if p.kind == api.ParticipantInfo.Kind.AGENT and p.identity.startswith(settings.agent.identity_prefix)
+    ]
+
+
+async def delete_room(lk: api.LiveKitAPI, room: str) -> None:
+    with contextlib.suppress(api.TwirpError):
+        await lk.room.delete_room(api.DeleteRoomRequest(room=room))
+
+
+def human_token(settings: Settings, room: str, identity: str) -> str:
+    grant = api.VideoGrants(room_join=True, room=room)
+    tok = api.AccessToken(settings.livekit.api_key, settings.livekit.api_secret.get_secret_value())
+    return tok.with_identity(identity).with_grants(grant).with_ttl(timedelta(minutes=10)).to_jwt()
+
+
+@dataclass
+class Human:
+    """A person in the room: a microphone that is silent unless told to speak, and ears."""
+
+    settings: Settings
+    room_name: str
+    identity: str = field(default_factory=lambda: f"human-{uuid.uuid4().hex[:8]}")
+    room: rtc.Room = field(default_factory=rtc.Room)
+    loud_frames: int = 0
+    heard_frames: int = 0
+    loud_times: list[float] = field(default_factory=list)  # monotonic time of each loud agent frame
+    speech_ended_at: float | None = None  # monotonic time the last queued speech left the microphone
+    transcripts: list[tuple[str, str]] = field(default_factory=list)  # (sender identity, text)
+    _speech: list[bytes] = field(default_factory=list)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def join(self) -> None:
+        self.room.on("track_subscribed", self._on_track)
+        self.room.register_text_stream_handler("lk.transcription", self._on_transcript)
+        await self.room.connect(self.settings.livekit.url, human_token(self.settings, self.room_name, self.identity))
+        self._source = rtc.AudioSource(MIC_RATE, 1, queue_size_ms=100)
+        track = rtc.LocalAudioTrack.create_audio_track("mic", self._source)
+        opts = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
+        await self.room.local_participant.publish_track(track, opts)
+        self._tasks.append(asyncio.create_task(self._mic()))
+
+    async def leave(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self.room.disconnect()
+
+    def say_pcm(self, pcm: bytes) -> None:
+        """Queue 48 kHz mono int16 PCM to be spoken into the microphone (then silence again)."""
+        self._speech.append(pcm)
+
+    def agent(self) -> rtc.RemoteParticipant | None:
+        for p in self.room.remote_participants.values():
+            if p.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT:
+                return p
+        return None
+
+    def agent_state(self) -> str | None:
+        a = self.agent()
+        return a.attributes.get("lk.agent.state") if a else None
+
+    def first_loud_after(self, t: float) -> float | None:
+        """Monotonic time of the first loud agent frame after ``t`` (None: none yet)."""
+        return next((x for x in self.loud_times if x > t), None)
+
+    def transcript_text(self) -> str:
+        return " ".join(text for _, text in self.transcripts).lower()
+
+    async def _mic(self) -> None:
+        silence = bytes(SAMPLES_PER_FRAME * 2)
+        step = SAMPLES_PER_FRAME * 2
+        while True:
+            pcm = self._speech.pop(0) if self._speech else silence
+            for i in range(0, len(pcm), step):
+                chunk = pcm[i : i + step].ljust(step, b"\0")
+                frame = rtc.AudioFrame(chunk, MIC_RATE, 1, SAMPLES_PER_FRAME)
+                await self._source.capture_frame(frame)
+            if pcm is not silence:
+                self.speech_ended_at = time.monotonic() + self._source.queued_duration
+            else:
+                await asyncio.sleep(0)  # capture_frame paces at real time once its queue is full
+
+    def _on_track(
+        self, track: rtc.Track, pub: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
+    ) -> None:
+        if track.kind == rtc.TrackKind.KIND_AUDIO and participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT:
+            self._tasks.append(asyncio.create_task(self._listen(track)))
+
+    async def _listen(self, track: rtc.Track) -> None:
+        stream = rtc.AudioStream(track, sample_rate=MIC_RATE, num_channels=1)
+        try:
+            async for ev in stream:
+                self.heard_frames += 1
+                if rms(bytes(ev.frame.data)) > SPEECH_RMS:
+                    self.loud_frames += 1
+                    self.loud_times.append(time.monotonic())
+        finally:
+            await stream.aclose()
+
+    def _on_transcript(self, reader: rtc.TextStreamReader, sender: str) -> None:
+        async def read() -> None:
+            text = await reader.read_all()
+            if text.strip():
+                self.transcripts.append((sender, text))
+
+        self._tasks.append(asyncio.create_task(read()))

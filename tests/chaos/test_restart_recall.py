@@ -1,0 +1,91 @@
+"""`make down && make up`: the assistant still knows a word it was told before (memory persisted).
+
+The word is recalled by a scripted LLM (tests/scripted_llm.py, the test double of a paid vendor) from the
+history Letta feeds it, so the answer proves persistence; the offline model could not recall anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import string
+import subprocess
+import tempfile
+from pathlib import Path
+
+import httpx
+import pytest
+
+from services.shared.letta import letta_client, letta_headers
+from services.shared.letta_agents import embedding_config
+from services.shared.livekit import livekit_api
+from services.shared.settings import Settings
+from tests.helpers import log_tail
+from tests.scripted_llm import MODEL, scripted_llm
+from tests.stack.test_agent_harness import Human, create_room, delete_room, dispatch, espeak_wav, new_room_name, until
+
+pytestmark = [pytest.mark.chaos, pytest.mark.lifecycle]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def ask(settings: Settings, agent_id: str, text: str) -> str:
+    body = {"model": agent_id, "stream": True, "messages": [{"role": "user", "content": text}]}
+    out = []
+    with httpx.stream("POST", f"{settings.letta.openai_url}/chat/completions", json=body,
+                      headers=letta_headers(settings), timeout=120) as response:
+        assert response.status_code == 200, response.read()
+        for line in response.iter_lines():
+            if line.startswith("data: {"):
+                out.append(json.loads(line[6:])["choices"][0]["delta"].get("content") or "")
+    return "".join(out)
+
+
+async def spoken_answer(settings: Settings, agent_id: str, word: str) -> str:
+    """Dispatch our worker for the agent, ask by voice, return what the agent said (its transcripts)."""
+    room = new_room_name(settings)
+    async with livekit_api(settings) as lk:
+        await create_room(lk, room, agent_id)
+        human = Human(settings, room)
+        try:
+            await human.join()
+            await dispatch(lk, settings, room, agent_id)
+            await until(human.agent, 30, "the agent to join")
+            with tempfile.TemporaryDirectory() as tmp:
+                human.say_pcm(espeak_wav("what is the secret word", Path(tmp) / "q.wav"))
+            await until(lambda: word in human.transcript_text(), 90, f"the agent to say '{word}'")
+            return human.transcript_text()
+        finally:
+            await human.leave()
+            await delete_room(lk, room)
+
+
+def test_word_told_before_restart_is_recalled_after(stack: Settings) -> None:
+    word = "".join(random.choices(string.ascii_lowercase, k=9))
+    client = letta_client(stack, timeout=60)
+    with scripted_llm() as (url, seen):
+        agent = client.agents.create(
+            name=f"chaos-recall-{word}", agent_type="letta_v1_agent",
+            llm_config={"model": MODEL, "model_endpoint_type": "openai", "model_endpoint": url,
+                        "context_window": 8192},
+            embedding_config=embedding_config(stack),  # type: ignore[arg-type]
+            memory_blocks=[{"label": "persona", "value": "I remember."}, {"label": "human", "value": "A tester."}],
+        )
+        try:
+            ask(stack, agent.id, f"Please remember: the secret word is {word}.")
+            down = subprocess.run([str(stack.stack.dir / "venv/bin/python"), "-m", "services.stack", "down"],
+                                  cwd=ROOT, capture_output=True, text=True)
+            assert down.returncode == 0, down.stdout + down.stderr
+            up = subprocess.run(["bash", "scripts/up.sh"], cwd=ROOT, capture_output=True, text=True)
+            assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-2000:]
+            seen.clear()
+            answer = ask(stack, agent.id, "What is the secret word?")
+            assert word in answer, f"not recalled after restart: {answer!r}"
+            assert any(word in json.dumps(r["messages"]) for r in seen), "Letta did not send the old turn"
+            try:
+                spoken = asyncio.run(spoken_answer(stack, agent.id, word))
+            except AssertionError as error:
+                raise AssertionError(f"{error}\n{log_tail(stack, 'agent')}") from None
+            assert word in spoken
+        finally:
+            client.agents.delete(agent.id)

@@ -1,0 +1,56 @@
+"""Idle timer of the voice job: leaves only after a full timeout without a human."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from services.agent.presence import IdleTimer
+
+pytestmark = pytest.mark.unit
+
+
+async def _wait(condition, timeout: float = 2.0) -> None:
+    end = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < end, "condition not reached"
+        await asyncio.sleep(0.01)
+
+
+def test_fires_when_nobody_comes_back() -> None:
+    async def run() -> int:
+        fired: list[int] = []
+        timer = IdleTimer(0.05, lambda: False, lambda: fired.append(1))
+        timer.arm()
+        timer.arm()  # arming twice keeps one countdown
+        await _wait(lambda: not timer.armed)
+        return len(fired)
+
+    assert asyncio.run(run()) == 1
+
+
+def test_disarm_cancels() -> None:
+    async def run() -> tuple[list[int], IdleTimer]:
+        fired: list[int] = []
+        timer = IdleTimer(0.05, lambda: False, lambda: fired.append(1))
+        timer.arm()
+        timer.disarm()
+        probe = IdleTimer(0.1, lambda: False, lambda: None)  # a longer clock to wait on
+        probe.arm()
+        await _wait(lambda: not probe.armed)
+        return fired, timer
+
+    fired, timer = asyncio.run(run())
+    assert fired == [] and not timer.armed
+
+
+def test_human_present_at_the_deadline_keeps_the_agent() -> None:
+    async def run() -> list[int]:
+        fired: list[int] = []
+        timer = IdleTimer(0.05, lambda: True, lambda: fired.append(1))
+        timer.arm()
+        await _wait(lambda: not timer.armed)
+        return fired
+
+    assert asyncio.run(run()) == []

@@ -1,0 +1,58 @@
+"""The operator CLI's tables and arguments, and the worker health URL setting."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.recovery.__main__ import main
+from services.recovery.policy import Action, ActionKind, Rule
+from services.recovery.report import actions_table, rooms_table
+from services.recovery.snapshot import Kind, ParticipantView, RoomView, Snapshot, State
+from services.recovery.sweeper import Outcome, worker_health_url
+from services.shared.settings import AgentSettings, RecoverySettings, Settings
+
+pytestmark = pytest.mark.unit
+NOW = 1_000_000.0
+
+
+def test_rooms_table_lists_each_participant_with_kind_state_and_join_time() -> None:
+    ours = RoomView(
+        "lvs-a",
+        {"lvs": True},
+        NOW - 7200,
+        2,
+        (
+            ParticipantView("user", Kind.STANDARD, State.ACTIVE, NOW - 30),
+            ParticipantView("agent-letta-a", Kind.AGENT, State.JOINED, NOW - 5, True),
+        ),
+    )
+    foreign = RoomView("meeting", {}, NOW - 60, 3)
+    lines = rooms_table(Snapshot((ours, foreign)), RecoverySettings(), NOW).splitlines()
+    assert lines[0].split() == ["room", "ours", "participant", "kind", "state", "joined", "/", "created", "(UTC)"]
+    assert lines[2].split()[:2] == ["lvs-a", "yes"] and "2.0h ago" in lines[2]
+    assert lines[3].split()[:3] == ["user", "standard", "active"] and "30s ago" in lines[3]
+    assert lines[4].split()[:4] == ["agent-letta-a", "agent", "(ours)", "joined"]
+    assert lines[5].split()[:3] == ["meeting", "no", "3"]
+
+
+def test_actions_table_names_rule_and_outcome() -> None:
+    action = Action(ActionKind.REMOVE_PARTICIPANT, Rule.DUPLICATE_AGENT, "lvs-a", "agent-2", None, "duplicate")
+    row = actions_table([(action, Outcome.FAILED)]).splitlines()[2].split()
+    assert row[:5] == ["lvs-a", "agent-2", "duplicate_agent", "remove_participant", "failed"]
+    assert actions_table([]) == "no actions: nothing to recover"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("", "http://127.0.0.1:8181/"), ("off", None), ("OFF", None), ("http://worker:8081/", "http://worker:8081")],
+)
+def test_worker_health_url(value: str, expected: str | None) -> None:
+    settings = Settings(agent=AgentSettings(port=8181), recovery=RecoverySettings(agent_health_url=value))
+    assert worker_health_url(settings) == expected
+
+
+def test_sweep_needs_once(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sweep"])
+    assert exit_info.value.code == 2
+    assert "--once" in capsys.readouterr().err
