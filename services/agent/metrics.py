@@ -23,24 +23,32 @@ REJECTS = Counter("lvs_agent_job_rejects_total", "Job requests rejected, by reas
 FAULTS = Counter("lvs_agent_faults_total", "Faults handled without ending the job, by kind.", ["kind"])
 JOBS = Counter("lvs_agent_jobs_total", "Jobs started and how they ended.", ["outcome"])
 
-# ChatMessage.metrics key -> stage label.
-USER_STAGES = {"end_of_turn_delay": "eou", "transcription_delay": "stt"}
-AGENT_STAGES = {"llm_node_ttft": "llm_ttft", "tts_node_ttfb": "tts_ttfb", "e2e_latency": "total"}
+# livekit-agents metrics event type -> {field: stage}; emitted as each stage completes.
+EVENT_STAGES = {
+    "eou_metrics": {"end_of_utterance_delay": "eou", "transcription_delay": "stt"},
+    "llm_metrics": {"ttft": "llm_ttft"},
+    "tts_metrics": {"ttfb": "tts_ttfb"},
+}
 
 
-def turn_observations(role: str, report: Mapping[str, Any]) -> list[tuple[str, float]]:
-    """(stage, seconds) pairs to record for one chat message's metrics report."""
-    stages = USER_STAGES if role == "user" else AGENT_STAGES if role == "assistant" else {}
+def stage_observations(event: Mapping[str, Any]) -> list[tuple[str, float]]:
+    """(stage, seconds) pairs of one livekit-agents metrics event (as a dict); -1/0-less values skipped."""
     out = []
-    for key, stage in stages.items():
-        value = report.get(key)
+    for key, stage in EVENT_STAGES.get(str(event.get("type")), {}).items():
+        value = event.get(key)
         if isinstance(value, int | float) and value >= 0:
             out.append((stage, float(value)))
     return out
 
 
-def record_turn(role: str, report: Mapping[str, Any]) -> None:
-    """Record one chat message's latencies."""
-    TURNS.labels(role=role).inc()
-    for stage, seconds in turn_observations(role, report):
+def record_event(event: Mapping[str, Any]) -> None:
+    for stage, seconds in stage_observations(event):
         TURN_SECONDS.labels(stage=stage).observe(seconds)
+
+
+def record_turn(role: str, report: Mapping[str, Any]) -> None:
+    """Count one finished chat message; an answer's voice-to-voice latency is the 'total' stage."""
+    TURNS.labels(role=role).inc()
+    total = report.get("e2e_latency")
+    if role == "assistant" and isinstance(total, int | float) and total >= 0:
+        TURN_SECONDS.labels(stage="total").observe(float(total))

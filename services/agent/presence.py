@@ -35,3 +35,14 @@ class IdleTimer:
         await asyncio.sleep(self.timeout)
         if not self._humans_present():
             self._on_idle()
+
+
+def choose_link(linked: str | None, humans: list[str]) -> str | None:
+    """Whom the session should listen to: None keeps the current link.
+
+    Keep a linked human who is still here; otherwise take the newest human (a reconnect with a new
+    identity, a second tab). Join and leave events of a reconnect can arrive in either order.
+    """
+    if linked is not None and linked in humans:
+        return None
+    return humans[-1] if humans else None

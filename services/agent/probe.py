@@ -54,7 +54,9 @@ def espeak_wav(text: str, path: Path) -> bytes:
         return to_mono_int16(raw, w.getframerate(), w.getnchannels(), MIC_RATE)
 
 
-async def poll(condition: Callable[[], Awaitable[T]], timeout: float, what: str, interval: float = 0.2) -> T:
+async def poll(
+    condition: Callable[[], Awaitable[T]], timeout: float, what: str | Callable[[], str], interval: float = 0.2
+) -> T:
     """Await ``condition`` until it returns something truthy; AssertionError naming ``what`` after timeout."""
     end = time.monotonic() + timeout
     while True:
@@ -62,11 +64,11 @@ async def poll(condition: Callable[[], Awaitable[T]], timeout: float, what: str,
         if value:
             return value
         if time.monotonic() > end:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            raise AssertionError(f"timed out after {timeout}s waiting for {what if isinstance(what, str) else what()}")
         await asyncio.sleep(interval)
 
 
-async def until(condition: Callable[[], T], timeout: float, what: str) -> T:
+async def until(condition: Callable[[], T], timeout: float, what: str | Callable[[], str]) -> T:
     async def check() -> T:
         return condition()
 

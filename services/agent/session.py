@@ -15,7 +15,7 @@ from livekit.agents.voice.agent_session import SessionConnectOptions
 from services.agent import metrics
 from services.agent.brain import Lookup, lookup_agent
 from services.agent.policy import MetadataError, parse_dispatch_metadata, parse_switch_request
-from services.agent.presence import IdleTimer
+from services.agent.presence import IdleTimer, choose_link
 from services.agent.providers import build_stt, build_tts, plan_speech
 from services.agent.voice import NOT_FOUND, SWITCH_FAILED, LettaVoiceAgent, switched_to
 from services.shared.livekit import LETTA_AGENT_ATTRIBUTE
@@ -110,24 +110,35 @@ class VoiceJob:
         metrics.JOBS.labels(outcome="idle").inc()
         self.ctx.shutdown(reason="idle timeout")
 
-    def _on_participant_connected(self, participant: rtc.RemoteParticipant) -> None:
-        if not is_human(participant):
-            return
-        self.idle.disarm()
+    def relink(self) -> None:
+        """Listen to a human who is in the room (see presence.choose_link)."""
         rio = self.session.room_io
-        if rio.linked_participant is None:
-            log.info("linking to participant", extra={"participant": participant.identity})
-            rio.set_participant(participant.identity)
+        linked = rio.linked_participant
+        target = choose_link(linked.identity if linked else None, [h.identity for h in self.humans()])
+        if target is not None:
+            log.info("linking to participant", extra={"participant": target})
+            rio.set_participant(target)
+
+    def _on_participant_connected(self, participant: rtc.RemoteParticipant) -> None:
+        if is_human(participant):
+            self.idle.disarm()
+            self.relink()
 
     def _on_participant_disconnected(self, participant: rtc.RemoteParticipant) -> None:
-        if is_human(participant) and not self.humans():
+        if not is_human(participant):
+            return
+        if self.humans():
+            self.relink()
+        else:
             self.idle.arm()
 
     def watch_presence(self) -> None:
         room = self.ctx.room
         room.on("participant_connected", self._on_participant_connected)
         room.on("participant_disconnected", self._on_participant_disconnected)
-        if not self.humans():
+        if self.humans():
+            self.relink()  # someone may have come or gone while the session was starting
+        else:
             self.idle.arm()
 
     # -- metrics ----------------------------------------------------------------------------------
@@ -143,7 +154,11 @@ class VoiceJob:
             metrics.FAULTS.labels(kind=str(kind)).inc()
             log.warning("session error", extra={"error": repr(ev.error)[:300], "source": str(ev.source)[:80]})
 
+        def on_metrics(ev: Any) -> None:
+            metrics.record_event(ev.metrics.model_dump())
+
         self.session.on("conversation_item_added", on_item)
+        self.session.on("metrics_collected", on_metrics)
         self.session.on("error", on_error)
 
     # -- agent switch -----------------------------------------------------------------------------

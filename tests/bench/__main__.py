@@ -17,7 +17,7 @@ from tests.bench.report import Section, append_run
 BENCHES: dict[str, tuple[str, str]] = {
     "stack": ("tests.bench.bench_stack", "bench_warm_up"),
     "dispatch": ("tests.bench.bench_dispatch", "bench_dispatch"),
-    "browser": ("tests.bench.bench_browser", "bench_connect"),
+    "browser": ("tests.browser.bench_connect", "bench_connect"),
     "voice": ("tests.bench.bench_voice", "bench_voice"),
     "recovery": ("tests.bench.bench_recovery", "bench_recovery"),
 }

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import platform
 import statistics
 import time
 import uuid
@@ -23,18 +21,9 @@ from livekit import api
 from services.recovery.sweeper import Sweeper
 from services.shared.livekit import livekit_api
 from services.shared.settings import Settings, get_settings
+from tests.bench.report import Section
 
 CREATE_CONCURRENCY = 32
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({model})"
 
 
 async def sweep_bench(settings: Settings, rooms: int, repeats: int = 3) -> list[float]:
@@ -69,35 +58,37 @@ async def sweep_bench(settings: Settings, rooms: int, repeats: int = 3) -> list[
             await asyncio.gather(*(delete(n) for n in names), return_exceptions=True)
 
 
-def main() -> None:
+def bench_recovery(settings: Settings, rooms: int = 1000, heal: bool = True) -> Section:
+    """Sweep time over `rooms` rooms, and time to heal an orphaned room after a worker kill (when `heal`)."""
     warnings.filterwarnings("ignore", message="The HMAC key is")
+    section = Section("Recovery sidecar")
+    times = asyncio.run(sweep_bench(settings, rooms)) if rooms > 0 else []
+    if times:
+        section.add(
+            f"one sweep over {rooms:,} rooms (dry run; list_rooms + list_participants per room of ours)",
+            f"{statistics.median(times) * 1000:.0f} ms median of {len(times)} "
+            f"(min {min(times) * 1000:.0f}, max {max(times) * 1000:.0f})",
+        )
+    if heal:
+        from tests.stack.test_recovery_heal import kill_worker_and_heal
+
+        result = asyncio.run(kill_worker_and_heal(settings))
+        section.add("time to heal an orphaned room after the worker is back", f"{result.after_worker_back:.1f} s",
+                    "<= 5 s", result.after_worker_back <= 5.0)
+        section.notes.append(
+            f"worker SIGKILLed mid-session; supervisord had it healthy after {result.worker_back:.1f} s; LiveKit "
+            f"listed the dead agent for {result.agent_gone:.1f} s; the room had an agent {result.healed:.1f} s "
+            "after the kill"
+        )
+    return section
+
+
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rooms", type=int, default=1000, help="rooms for the sweep timing (0: skip it)")
     parser.add_argument("--no-heal", action="store_true", help="skip the worker-kill heal measurement")
     args = parser.parse_args()
-    settings = get_settings()
-    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    print(f"### Recovery sidecar ({stamp}; {machine()})\n")
-    print("| measure | result | notes |")
-    print("|---|---|---|")
-    times = asyncio.run(sweep_bench(settings, args.rooms)) if args.rooms > 0 else []
-    if times:
-        print(
-            f"| one sweep over {args.rooms:,} rooms (dry run) | {statistics.median(times) * 1000:.0f} ms median"
-            f" of {len(times)} | list_rooms + list_participants per room of ours "
-            f"(concurrency 16); min {min(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms |",
-            flush=True,
-        )
-    if not args.no_heal:
-        from tests.stack.test_recovery_heal import kill_worker_and_heal
-
-        heal = asyncio.run(kill_worker_and_heal(settings))
-        print(
-            f"| time to heal an orphaned room after the worker is back | {heal.after_worker_back:.1f} s |"
-            f" worker SIGKILLed mid-session; supervisord had it healthy after {heal.worker_back:.1f} s;"
-            f" LiveKit listed the dead agent for {heal.agent_gone:.1f} s; room healed {heal.healed:.1f} s"
-            " after the kill |"
-        )
+    print(bench_recovery(get_settings(), args.rooms, not args.no_heal).markdown())
 
 
 if __name__ == "__main__":

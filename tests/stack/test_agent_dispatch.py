@@ -139,7 +139,11 @@ async def _reconnects(settings: Settings, tmp: Path, cycles: int) -> None:
             await until(lambda: human.agent_state() == "listening", JOIN_S, "the agent to listen")
             before = human.loud_frames
             human.say_pcm(speech)
-            await until(lambda: "name" in human.transcript_text(), REPLY_S, "'name' in the transcripts")
+            await until(
+                lambda: "name" in human.transcript_text(),
+                REPLY_S,
+                lambda: f"'name' in the transcripts {human.transcripts}",
+            )
             await until(lambda: human.loud_frames > before + 10, REPLY_S, "a spoken reply")
         finally:
             await human.leave()

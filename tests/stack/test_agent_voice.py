@@ -56,7 +56,11 @@ async def _conversation(settings: Settings, tmp: Path, agent_first: bool) -> Hum
             await until(lambda: human.agent_state() == "listening", JOIN_S, "the agent to listen")
             before = human.loud_frames
             human.say_pcm(speech)
-            await until(lambda: "name" in human.transcript_text(), REPLY_S, "'name' in the transcripts")
+            await until(
+                lambda: "name" in human.transcript_text(),
+                REPLY_S,
+                lambda: f"'name' in the transcripts {human.transcripts}",
+            )
             await until(lambda: human.loud_frames > before + 10, REPLY_S, "a spoken reply")
             assert len(await our_agents(lk, settings, room)) == 1
             return human

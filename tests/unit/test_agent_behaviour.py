@@ -136,17 +136,24 @@ def test_lookup_errors_are_classified() -> None:
 
 
 @pytest.mark.parametrize(
-    ("role", "report", "expected"),
+    ("event", "expected"),
     [
-        ("user", {"end_of_turn_delay": 0.5, "transcription_delay": 0.2}, [("eou", 0.5), ("stt", 0.2)]),
         (
-            "assistant",
-            {"llm_node_ttft": 0.4, "tts_node_ttfb": 0.1, "e2e_latency": 1.1, "started_speaking_at": 5.0},
-            [("llm_ttft", 0.4), ("tts_ttfb", 0.1), ("total", 1.1)],
+            {"type": "eou_metrics", "end_of_utterance_delay": 0.5, "transcription_delay": 0.2},
+            [("eou", 0.5), ("stt", 0.2)],
         ),
-        ("assistant", {"llm_node_ttft": -1}, []),
-        ("system", {"e2e_latency": 1.0}, []),
+        ({"type": "llm_metrics", "ttft": 0.4, "duration": 2.0}, [("llm_ttft", 0.4)]),
+        ({"type": "llm_metrics", "ttft": -1}, []),
+        ({"type": "tts_metrics", "ttfb": 0.05}, [("tts_ttfb", 0.05)]),
+        ({"type": "vad_metrics", "idle_time": 3.0}, []),
     ],
 )
-def test_turn_observations(role: str, report: dict, expected: list) -> None:
-    assert metrics.turn_observations(role, report) == expected
+def test_stage_observations(event: dict, expected: list) -> None:
+    assert metrics.stage_observations(event) == expected
+
+
+def test_record_turn_counts_and_records_total() -> None:
+    before = _count(metrics.TURNS, role="assistant")
+    metrics.record_turn("assistant", {"e2e_latency": 1.1})
+    metrics.record_turn("assistant", {})
+    assert _count(metrics.TURNS, role="assistant") == before + 2

@@ -54,3 +54,21 @@ def test_human_present_at_the_deadline_keeps_the_agent() -> None:
         return fired
 
     assert asyncio.run(run()) == []
+
+
+@pytest.mark.parametrize(
+    ("linked", "humans", "target"),
+    [
+        (None, [], None),
+        (None, ["a"], "a"),
+        ("a", ["a"], None),
+        ("a", ["a", "b"], None),  # a second person does not steal the session
+        ("a", ["b"], "b"),  # reconnect under a new identity, the leave not seen yet or already seen
+        ("a", ["b", "c"], "c"),  # the newest
+        ("a", [], None),
+    ],
+)
+def test_choose_link(linked, humans, target) -> None:
+    from services.agent.presence import choose_link
+
+    assert choose_link(linked, humans) == target
