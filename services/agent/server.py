@@ -10,6 +10,14 @@ from urllib.parse import urlparse
 
 from services.shared.settings import DispatchMode, Settings, is_loopback
 
+PRELOAD_MODULES = [
+    "livekit.plugins.silero",
+    "pocketsphinx",
+    "letta_client",
+    "httpx",
+    "services.agent.session",
+]
+
 
 def agent_name(settings: Settings) -> str:
     """Explicit dispatch registers under AGENT_NAME; automatic dispatch registers with no name."""
@@ -39,6 +47,8 @@ def build_server(settings: Settings):  # -> AgentServer (import deferred: see ru
         load_threshold=math.inf,
         drain_timeout=settings.agent.drain_timeout,
         setup_fnc=prewarm,
+        # Imported once in the forkserver, so each new job process starts with them loaded.
+        preload_modules=PRELOAD_MODULES,
         load_fnc=lambda srv: job_load(len(srv.active_jobs), settings.agent.max_jobs),
         prometheus_port=settings.agent.metrics_port,
         prometheus_multiproc_dir=metrics_dir(settings),

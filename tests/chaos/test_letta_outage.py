@@ -1,0 +1,76 @@
+"""Letta stopped mid-session: the agent says a short sorry, the session survives, the next turn is answered."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from services.agent.voice import SORRY_EMPTY, SORRY_INTERRUPTED, SORRY_UNAVAILABLE
+from services.shared.livekit import livekit_api
+from services.shared.settings import Settings
+from services.stack.cli import wait_healthy
+from services.stack.programs import programs
+from services.stack.supervisor import Supervisor
+from tests.helpers import log_tail
+from tests.stack.test_agent_harness import (
+    Human,
+    create_room,
+    default_agent_id,
+    delete_room,
+    dispatch,
+    new_room_name,
+    our_agents,
+    until,
+)
+
+pytestmark = [pytest.mark.stack, pytest.mark.chaos]
+SORRY_WORDS = "cannot reach my memory"
+FALLBACKS = {line.lower().strip() for line in (SORRY_EMPTY, SORRY_INTERRUPTED, SORRY_UNAVAILABLE)}
+
+
+def agent_lines(human: Human) -> list[str]:
+    """What the agent said (its own transcripts), in order."""
+    agent = human.agent()
+    return [text.lower() for sender, text in human.transcripts if agent and sender == agent.identity]
+
+
+async def _outage(settings: Settings) -> None:
+    letta_id = default_agent_id(settings)
+    sup = Supervisor(settings)
+    letta = next(p for p in programs(settings) if p.name == "letta")
+    room = new_room_name(settings)
+    human = Human(settings, room)
+    async with livekit_api(settings) as lk:
+        await create_room(lk, room, letta_id)
+        try:
+            await human.join()
+            await dispatch(lk, settings, room, letta_id)
+            await until(lambda: human.agent_state() == "listening", 60, "the agent to listen")
+            sup.stop("letta")
+            await human.room.local_participant.send_text("Are you there?", topic="lk.chat")
+            await until(lambda: any(SORRY_WORDS in t for t in agent_lines(human)), 60, "the spoken sorry")
+            assert len(await our_agents(lk, settings, room)) == 1, "the agent left when Letta went away"
+
+            sup.start("letta")
+            await asyncio.to_thread(wait_healthy, settings, sup, [letta])
+            said_before = len(agent_lines(human))
+            await human.room.local_participant.send_text("Hello again, how are you?", topic="lk.chat")
+            await until(
+                lambda: any(t.strip() and t.strip() not in FALLBACKS for t in agent_lines(human)[said_before:]),
+                120,
+                "an answer after Letta came back",
+            )
+            assert len(await our_agents(lk, settings, room)) == 1
+        finally:
+            sup.start("letta")
+            await human.leave()
+            await delete_room(lk, room)
+
+
+def test_letta_outage_is_survived(stack: Settings) -> None:
+    assert SORRY_WORDS in SORRY_UNAVAILABLE.lower()
+    try:
+        asyncio.run(_outage(stack))
+    except AssertionError as error:
+        pytest.fail(f"{error}\n--- agent log ---\n{log_tail(stack, 'agent', 60)}")
