@@ -56,8 +56,9 @@ else
 	@$(PY) -m tests.smoke $(if $(json),--json,)
 endif
 
-test: ## every test: unit, then the native stack (started and stopped by the tests)
-	@bash scripts/install-python.sh >/dev/null
+test: ## lint, then every test: unit, the native stack, browser, chaos (the stack is started and stopped)
+	@bash scripts/install-python.sh
+	@.stack/venv/bin/ruff check services tests
 	@$(PYTEST) tests
 
 test-unit: ## unit tests only (seconds, no services)

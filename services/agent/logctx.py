@@ -15,7 +15,7 @@ class ContextFilter(logging.Filter):
     """Copy the current log context onto the record (without overwriting explicit extras)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        for key, value in shared_logging._context.get().items():
+        for key, value in shared_logging.current_context().items():
             if not hasattr(record, key):
                 setattr(record, key, value)
         return True

@@ -127,10 +127,12 @@ class Human:
     _speech: list[bytes] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
-    async def join(self) -> None:
+    async def join(self, url: str | None = None, token: str | None = None) -> None:
+        """Connect (with a token of its own, or one handed out by the web service) and start the microphone."""
         self.room.on("track_subscribed", self._on_track)
         self.room.register_text_stream_handler("lk.transcription", self._on_transcript)
-        await self.room.connect(self.settings.livekit.url, human_token(self.settings, self.room_name, self.identity))
+        token = token or human_token(self.settings, self.room_name, self.identity)
+        await self.room.connect(url or self.settings.livekit.url, token)
         self._source = rtc.AudioSource(MIC_RATE, 1, queue_size_ms=100)
         track = rtc.LocalAudioTrack.create_audio_track("mic", self._source)
         opts = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)

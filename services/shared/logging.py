@@ -56,6 +56,11 @@ def log_context(**ids: Any) -> Iterator[None]:
         _context.reset(token)
 
 
+def current_context() -> dict[str, Any]:
+    """The ids bound to the current context (a copy)."""
+    return dict(_context.get())
+
+
 def bind_context(**ids: Any) -> None:
     """Add ids to the current context for the rest of this task (no block)."""
     _context.set({**_context.get(), **{k: v for k, v in ids.items() if v is not None}})

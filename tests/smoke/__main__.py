@@ -9,8 +9,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 import time
+import warnings
 
 import httpx
 
@@ -57,6 +59,9 @@ async def run(as_json: bool) -> int:
 
 
 def main() -> int:
+    # The loopback development secret is short on purpose; deployed stacks use 32+ bytes (checked by settings).
+    warnings.filterwarnings("ignore", message="The HMAC key is")
+    logging.getLogger("livekit").setLevel(logging.CRITICAL)  # the rtc SDK's own noise on disconnects
     parser = argparse.ArgumentParser(prog="python -m tests.smoke", description=__doc__)
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of lines")
     args = parser.parse_args()

@@ -7,6 +7,7 @@ removed by `cleanup`, which runs even when a check failed. Smoke never touches a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import tempfile
 import time
@@ -16,16 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 from livekit import api
 
+from services.agent.probe import Human, espeak_wav, human_token, our_agents, poll, until
 from services.shared.letta import letta_client, letta_headers
 from services.shared.letta_agents import create_voice_agent
 from services.shared.livekit import livekit_api
 from services.shared.settings import Settings
 from services.stack.health import probe
 from services.stack.programs import Health, programs
-from tests.stack.test_agent_harness import Human, espeak_wav, our_agents, poll, until
 
 DISPATCH_LIMIT_S = 2.0
 LETTA_VERSION = "0.16.8"
@@ -56,9 +58,9 @@ class SmokeContext:
         return session
 
     async def join(self, session: dict[str, Any]) -> Human:
-        human = Human(self.settings, session["room"])
+        human = Human(self.settings, session["room"], identity=session["identity"])
         self.humans.append(human)
-        await human.room.connect(session["url"], session["token"])  # the web service's own token
+        await human.join(session["url"], session["token"])  # the web service's own token
         return human
 
 
@@ -144,7 +146,6 @@ async def check_agent_first(ctx: SmokeContext) -> str:
     human = await ctx.join(session)
     if human.agent() is None:
         raise CheckFailed("the agent was in the room but not in remote_participants after connect()")
-    await human.room.disconnect()
     return "agent already in the room was seen right after connect()"
 
 
@@ -154,12 +155,37 @@ async def check_audio_round_trip(ctx: SmokeContext) -> str:
         raise CheckFailed("no connected session (previous check failed)")
     with tempfile.TemporaryDirectory() as tmp:
         pcm = espeak_wav("my name is Ada", Path(tmp) / "ada.wav")
-    await human.start_microphone()
+    await until(lambda: human.agent_state() == "listening", 60, "the agent to listen")
     heard_before = human.loud_frames
     human.say_pcm(pcm)
     await until(lambda: _mentions(human.transcript_text(), ("name", "ada")), 60, "a transcript")
     await until(lambda: human.loud_frames > heard_before, 60, "agent audio")
     return f"transcript: {human.transcript_text()[:60]!r}; agent audio frames {human.loud_frames}"
+
+
+async def check_recovery_removes_ghost(ctx: SmokeContext) -> str:
+    """A client that opens its signal connection and never sets up media stays listed; the sidecar removes it."""
+    s = ctx.settings
+    if not ctx.rooms:
+        raise CheckFailed("no session room (previous check failed)")
+    room, identity = ctx.rooms[-1], f"smoke-ghost-{uuid.uuid4().hex[:6]}"
+    url = f"{s.livekit.url}/rtc?access_token={human_token(s, room, identity)}&protocol=15&sdk=python"
+    deadline = s.recovery.inactive_participant_after + 3 * s.recovery.sweep_interval + 15
+    started = time.monotonic()
+    async with aiohttp.ClientSession() as http, http.ws_connect(url), livekit_api(s) as lk:
+
+        async def listed() -> bool:
+            res = await lk.room.list_participants(api.ListParticipantsRequest(room=room))
+            return any(p.identity == identity for p in res.participants)
+
+        await poll(listed, 15, "the ghost to be listed")
+        await poll(lambda: _negate(listed), deadline, "the recovery sidecar to remove the ghost")
+    threshold = s.recovery.inactive_participant_after
+    return f"ghost removed after {time.monotonic() - started:.1f}s (threshold {threshold:.0f}s)"
+
+
+async def _negate(condition: Callable[[], Awaitable[bool]]) -> bool:
+    return not await condition()
 
 
 def _mentions(text: str, words: tuple[str, ...]) -> bool:
@@ -173,10 +199,8 @@ async def cleanup(ctx: SmokeContext) -> str:
     async with livekit_api(ctx.settings) as lk:
         for room in ctx.rooms:
             await ctx.http.delete(f"{ctx.settings.web.base_url}/api/sessions/{room}")
-            try:
+            with contextlib.suppress(api.TwirpError):  # already gone: the DELETE above or LiveKit closed it
                 await lk.room.delete_room(api.DeleteRoomRequest(room=room))
-            except api.TwirpError:
-                pass
     if ctx.letta_agent_id:
         await asyncio.to_thread(letta_client(ctx.settings).agents.delete, ctx.letta_agent_id)
     return f"removed {len(ctx.rooms)} room(s) and the throwaway agent"
@@ -187,6 +211,8 @@ CHECKS: list[tuple[str, Check]] = [
     ("Letta contract", check_letta_contract),
     ("session through the web API", check_session),
     ("dispatch (human first)", check_dispatch_human_first),
-    ("dispatch (agent first)", check_agent_first),
     ("audio round trip", check_audio_round_trip),
+    # a second session for the same assistant takes the first one over (one live session per assistant)
+    ("dispatch (agent first)", check_agent_first),
+    ("recovery removes a ghost", check_recovery_removes_ghost),
 ]

@@ -82,7 +82,8 @@ def test_env_example_is_current() -> None:
     from services.shared.env_example import render
 
     committed = (ROOT / "config" / "env.example").read_text()
-    assert committed == render(), "config/env.example is stale: python -m services.shared.env_example > config/env.example"
+    stale = "config/env.example is stale: python -m services.shared.env_example > config/env.example"
+    assert committed == render(), stale
 
 
 def test_env_example_documents_every_setting() -> None:
