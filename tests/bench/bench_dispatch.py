@@ -8,10 +8,10 @@ import uuid
 
 from livekit import api, rtc
 
+from services.agent.probe import default_agent_id, dispatch, human_token
 from services.shared.livekit import livekit_api, room_metadata
 from services.shared.settings import Settings
 from tests.bench.report import Section, percentile, summary_ms
-from tests.stack.test_agent_harness import default_agent_id, dispatch, human_token
 
 ROOMS = 50
 CONCURRENCY = 5

@@ -6,14 +6,7 @@ import asyncio
 
 import pytest
 
-from services.agent.voice import SORRY_EMPTY, SORRY_INTERRUPTED, SORRY_UNAVAILABLE
-from services.shared.livekit import livekit_api
-from services.shared.settings import Settings
-from services.stack.cli import wait_healthy
-from services.stack.programs import programs
-from services.stack.supervisor import Supervisor
-from tests.helpers import log_tail
-from tests.stack.test_agent_harness import (
+from services.agent.probe import (
     Human,
     create_room,
     default_agent_id,
@@ -23,6 +16,13 @@ from tests.stack.test_agent_harness import (
     our_agents,
     until,
 )
+from services.agent.voice import SORRY_EMPTY, SORRY_INTERRUPTED, SORRY_UNAVAILABLE
+from services.shared.livekit import livekit_api
+from services.shared.settings import Settings
+from services.stack.cli import wait_healthy
+from services.stack.programs import programs
+from services.stack.supervisor import Supervisor
+from tests.helpers import log_tail
 
 pytestmark = [pytest.mark.stack, pytest.mark.chaos]
 SORRY_WORDS = "cannot reach my memory"

@@ -17,13 +17,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from services.agent.probe import Human, create_room, delete_room, dispatch, espeak_wav, new_room_name, until
 from services.shared.letta import letta_client, letta_headers
 from services.shared.letta_agents import embedding_config
 from services.shared.livekit import livekit_api
 from services.shared.settings import Settings
 from tests.helpers import log_tail
 from tests.scripted_llm import MODEL, scripted_llm
-from tests.stack.test_agent_harness import Human, create_room, delete_room, dispatch, espeak_wav, new_room_name, until
 
 pytestmark = [pytest.mark.chaos, pytest.mark.lifecycle]
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,10 +9,7 @@ from pathlib import Path
 import pytest
 from livekit.protocol import agent as agent_pb
 
-from services.shared.livekit import LETTA_AGENT_ATTRIBUTE, livekit_api
-from services.shared.settings import Settings
-from tests.helpers import log_tail
-from tests.stack.test_agent_harness import (
+from services.agent.probe import (
     Human,
     create_room,
     default_agent_id,
@@ -24,6 +21,9 @@ from tests.stack.test_agent_harness import (
     poll,
     until,
 )
+from services.shared.livekit import LETTA_AGENT_ATTRIBUTE, livekit_api
+from services.shared.settings import Settings
+from tests.helpers import log_tail
 
 pytestmark = pytest.mark.stack
 

@@ -7,10 +7,7 @@ import json
 
 import pytest
 
-from services.shared.livekit import LETTA_AGENT_ATTRIBUTE, livekit_api
-from services.shared.settings import Settings
-from tests.helpers import log_tail
-from tests.stack.test_agent_harness import (
+from services.agent.probe import (
     Human,
     create_room,
     default_agent_id,
@@ -19,6 +16,9 @@ from tests.stack.test_agent_harness import (
     new_room_name,
     until,
 )
+from services.shared.livekit import LETTA_AGENT_ATTRIBUTE, livekit_api
+from services.shared.settings import Settings
+from tests.helpers import log_tail
 
 pytestmark = pytest.mark.stack
 

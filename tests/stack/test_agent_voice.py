@@ -8,10 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.shared.livekit import livekit_api
-from services.shared.settings import Settings
-from tests.helpers import eventually, log_tail
-from tests.stack.test_agent_harness import (
+from services.agent.probe import (
     Human,
     create_room,
     default_agent_id,
@@ -22,6 +19,9 @@ from tests.stack.test_agent_harness import (
     our_agents,
     until,
 )
+from services.shared.livekit import livekit_api
+from services.shared.settings import Settings
+from tests.helpers import eventually, log_tail
 
 pytestmark = pytest.mark.stack
 
@@ -43,7 +43,7 @@ async def _conversation(settings: Settings, tmp: Path, agent_first: bool) -> Hum
                 async def agent_in_room() -> bool:
                     return bool(await our_agents(lk, settings, room))
 
-                from tests.stack.test_agent_harness import poll
+                from services.agent.probe import poll
 
                 await poll(agent_in_room, JOIN_S, "our agent to join the empty room")
                 await human.join()

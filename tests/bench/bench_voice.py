@@ -1,0 +1,95 @@
+"""Offline voice-to-voice latency: end of the caller's speech -> first audible agent audio, over N turns.
+
+Also reads the worker's per-stage histograms (/metrics) to split the time into end-of-utterance, STT,
+Letta's first token and TTS first byte.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from pathlib import Path
+
+import httpx
+
+from services.agent.probe import (
+    Human,
+    create_room,
+    default_agent_id,
+    delete_room,
+    dispatch,
+    espeak_wav,
+    new_room_name,
+    until,
+)
+from services.shared.livekit import livekit_api
+from services.shared.settings import Settings
+from tests.bench.report import Section, percentile, summary_ms
+
+STAGES = ("eou", "stt", "llm_ttft", "tts_ttfb", "total")
+TURNS = 20
+SENTENCE = "hello, how are you today"
+
+
+def _stage_sums(settings: Settings) -> dict[str, tuple[float, float]]:
+    text = httpx.get(f"http://127.0.0.1:{settings.agent.metrics_port}/metrics", timeout=5).text
+    out: dict[str, tuple[float, float]] = {}
+    for stage in STAGES:
+        total = count = 0.0
+        for line in text.splitlines():
+            if line.startswith(f'lvs_agent_turn_stage_seconds_sum{{stage="{stage}"}}'):
+                total += float(line.rsplit(" ", 1)[1])
+            if line.startswith(f'lvs_agent_turn_stage_seconds_count{{stage="{stage}"}}'):
+                count += float(line.rsplit(" ", 1)[1])
+        out[stage] = (total, count)
+    return out
+
+
+async def _voice_turns(settings: Settings, turns: int, sentence: str) -> tuple[list[float], dict[str, int]]:
+    """Turns in one room: end of the caller's speech -> first audible agent audio."""
+    letta_id = default_agent_id(settings)
+    before = _stage_sums(settings)
+    samples: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        speech = espeak_wav(sentence, Path(tmp) / "turn.wav")
+    room = new_room_name(settings)
+    human = Human(settings, room)
+    async with livekit_api(settings) as lk:
+        await create_room(lk, room, letta_id)
+        try:
+            await human.join()
+            await dispatch(lk, settings, room, letta_id)
+            await until(lambda: human.agent() is not None, 30, "the agent to join")
+            await until(lambda: human.loud_frames > 0, 30, "the greeting")
+            for _ in range(turns):
+                await until(lambda: human.agent_state() == "listening", 120, "the agent to listen")
+                mark = human.speech_ended_at
+                human.say_pcm(speech)
+                await until(lambda m=mark: human.speech_ended_at != m, 30, "the speech to be sent")
+                ended = human.speech_ended_at
+                assert ended is not None
+                first = await until(lambda e=ended: human.first_loud_after(e), 60, "the agent's answer")
+                samples.append(first - ended)
+        finally:
+            await human.leave()
+            await delete_room(lk, room)
+    after = _stage_sums(settings)
+    stages = {}
+    for stage in STAGES:
+        total = after[stage][0] - before[stage][0]
+        count = after[stage][1] - before[stage][1]
+        if count:
+            stages[f"{stage}_mean_ms"] = round(total / count * 1000)
+    return samples, stages
+
+
+def bench_voice(settings: Settings, turns: int = TURNS) -> Section:
+    samples, stages = asyncio.run(_voice_turns(settings, turns, SENTENCE))
+    section = Section(f"Offline voice-to-voice latency ({len(samples)} turns, one room)")
+    section.add("end of speech -> first agent audio", summary_ms(samples))
+    p50 = percentile(samples, 50) * 1000
+    section.add("p50", f"{p50:.0f} ms", "<= 1200 ms", p50 <= 1200)
+    if stages:
+        means = ", ".join(f"{k.removesuffix('_mean_ms')} {v} ms" for k, v in stages.items())
+        section.notes.append(f"worker stage means: {means}")
+    return section
