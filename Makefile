@@ -57,9 +57,7 @@ else
 endif
 
 test: ## lint, then every test: unit, the native stack, browser, chaos (the stack is started and stopped)
-	@bash scripts/install-python.sh
-	@.stack/venv/bin/ruff check services tests
-	@$(PYTEST) tests
+	@bash scripts/test.sh
 
 test-unit: ## unit tests only (seconds, no services)
 	@$(PYTEST) -m unit tests/unit

@@ -41,8 +41,9 @@ def stack() -> Iterator[Settings]:
         subprocess.run([str(ROOT / ".stack/venv/bin/python"), "-m", "services.stack", "down"], cwd=ROOT, check=False)
 
 
-# Tests run unit first, then against the running stack, and last the ones that stop and restart it.
-_ORDER = ("unit", "stack", "browser", "chaos", "lifecycle")
+# Tests run unit first, then against the running stack, then the ones that stop and restart it, and the
+# browser tests last: Playwright's sync API keeps an event loop in the main thread, so asyncio.run() fails after it.
+_ORDER = ("unit", "stack", "chaos", "lifecycle", "browser")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
 import warnings
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from services.shared.settings import DispatchMode, Settings, is_loopback
@@ -84,4 +87,22 @@ def run(settings: Settings, log_level: str = "INFO") -> None:
         # devkey/secret is only accepted on loopback (settings enforce 32+ bytes elsewhere).
         warnings.filterwarnings("ignore", message="The HMAC key is")
     server = build_server(settings)
+    mark_registration(server, settings)
     lk_cli._run_worker(server, CliArgs(log_level=log_level, log_format="json"))
+
+
+def registration_file(settings: Settings) -> Path:
+    """Written when livekit-server has registered this worker: dispatches made before that are dropped."""
+    return settings.stack.run_dir / "agent.registered"
+
+
+def mark_registration(server: Any, settings: Settings) -> None:
+    """Remove a stale marker now; write {worker_id, pid} when the worker registers (the stack's readiness)."""
+    marker = registration_file(settings)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.unlink(missing_ok=True)
+
+    def registered(worker_id: str, _info: object) -> None:
+        marker.write_text(json.dumps({"worker_id": worker_id, "pid": os.getpid()}))
+
+    server.on("worker_registered", registered)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 import socket
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 import httpx
@@ -14,8 +17,20 @@ from services.stack.programs import Health
 T = TypeVar("T")
 
 
+def marker_alive(marker: Path) -> bool:
+    """True when the marker file exists and names a process that is still running."""
+    try:
+        pid = int(json.loads(marker.read_text())["pid"])
+        os.kill(pid, 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return True
+
+
 def probe(health: Health, timeout: float = 2.0) -> bool:
-    """True when the endpoint answers as a healthy service does."""
+    """True when the endpoint answers as a healthy service does (and its marker, if any, is live)."""
+    if health.marker is not None and not marker_alive(health.marker):
+        return False
     try:
         if health.kind == "tcp":
             host, port = health.target.rsplit(":", 1)

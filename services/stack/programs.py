@@ -18,6 +18,7 @@ class Health:
 
     kind: str  # "http" or "tcp"
     target: str  # URL or "host:port"
+    marker: Path | None = None  # also required: a JSON file {"pid": …} written by a live process
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,9 @@ def programs(settings: Settings) -> list[Program]:
             name="agent",
             command=[py, "-m", "services.agent", "start"],
             stage=2,
-            health=Health("http", f"http://127.0.0.1:{settings.agent.port}/"),
+            # GET / answers before the worker registers with livekit-server, and dispatches made before
+            # registration are dropped: the worker writes this marker once it is registered.
+            health=Health("http", f"http://127.0.0.1:{settings.agent.port}/", s.run_dir / "agent.registered"),
             ports=(("AGENT_PORT", settings.agent.port), ("AGENT_METRICS_PORT", settings.agent.metrics_port)),
             stop_wait=30,
         ),

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
 
 from services.agent.probe import (
     Human,
     create_room,
-    default_agent_id,
     delete_room,
     dispatch,
     new_room_name,
@@ -17,6 +17,8 @@ from services.agent.probe import (
     until,
 )
 from services.agent.voice import SORRY_EMPTY, SORRY_INTERRUPTED, SORRY_UNAVAILABLE
+from services.shared.letta import letta_client
+from services.shared.letta_agents import create_voice_agent
 from services.shared.livekit import livekit_api
 from services.shared.settings import Settings
 from services.stack.cli import wait_healthy
@@ -35,8 +37,7 @@ def agent_lines(human: Human) -> list[str]:
     return [text.lower() for sender, text in human.transcripts if agent and sender == agent.identity]
 
 
-async def _outage(settings: Settings) -> None:
-    letta_id = default_agent_id(settings)
+async def _outage(settings: Settings, letta_id: str) -> None:
     sup = Supervisor(settings)
     letta = next(p for p in programs(settings) if p.name == "letta")
     room = new_room_name(settings)
@@ -70,7 +71,12 @@ async def _outage(settings: Settings) -> None:
 
 def test_letta_outage_is_survived(stack: Settings) -> None:
     assert SORRY_WORDS in SORRY_UNAVAILABLE.lower()
+    # An assistant of its own: a short history keeps the small model's turns short.
+    client = letta_client(stack, timeout=60)
+    agent = create_voice_agent(client, stack, f"chaos-outage-{uuid.uuid4().hex[:8]}", "I am brief.", "A tester.")
     try:
-        asyncio.run(_outage(stack))
+        asyncio.run(_outage(stack, agent.id))
     except AssertionError as error:
         pytest.fail(f"{error}\n--- agent log ---\n{log_tail(stack, 'agent', 60)}")
+    finally:
+        client.agents.delete(agent.id)

@@ -27,3 +27,17 @@ def test_port_in_use_sees_a_listener() -> None:
         port = server.getsockname()[1]
         assert port_in_use(port)
     assert not port_in_use(port)
+
+
+def test_marker_must_name_a_live_process(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import os
+
+    from services.stack.health import marker_alive
+
+    marker = tmp_path / "agent.registered"
+    assert not marker_alive(marker)
+    marker.write_text(json.dumps({"worker_id": "AW_x", "pid": os.getpid()}))
+    assert marker_alive(marker)
+    marker.write_text(json.dumps({"worker_id": "AW_x", "pid": 2**22 + 12345}))
+    assert not marker_alive(marker)

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# `make test`: lint, unit tests, then the native stack (started here with visible progress, unless it was
+# already running) for the stack, browser, chaos and lifecycle tests; the stack is stopped again at the end.
+source "$(dirname "$0")/lib.sh"
+PY="$STACK_DIR/venv/bin/python"
+
+bash "$ROOT/scripts/install-python.sh"
+step "ruff"
+"$STACK_DIR/venv/bin/ruff" check "$ROOT/services" "$ROOT/tests"
+step "Unit tests"
+"$PY" -m pytest -q -m unit "$ROOT/tests/unit"
+
+started_here=0
+if ! "$PY" -m services.stack status >/dev/null 2>&1; then
+  started_here=1
+  step "Starting the native stack for the stack, browser and chaos tests"
+  if ! bash "$ROOT/scripts/up.sh"; then
+    "$PY" -m services.stack down || true
+    die "the native stack did not start"
+  fi
+fi
+stop_stack() { if [[ $started_here == 1 ]]; then step "Stopping the stack"; "$PY" -m services.stack down; fi; }
+trap stop_stack EXIT
+step "Stack, browser and chaos tests (real livekit-server, Letta, PostgreSQL, Chromium)"
+"$PY" -m pytest -m "not unit" "$ROOT/tests" "$@"
