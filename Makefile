@@ -10,7 +10,7 @@ ifeq ($(filter $(MODE),native compose),)
 $(error MODE must be native or compose, not '$(MODE)')
 endif
 
-.PHONY: help up down status logs restart rooms smoke test test-unit test-stack lint bench chaos deploy backup restore clean clean-data
+.PHONY: help up down status logs restart rooms smoke probe test test-unit test-stack lint bench chaos deploy backup restore clean clean-data
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -55,6 +55,9 @@ ifeq ($(MODE),compose)
 else
 	@$(PY) -m tests.smoke $(if $(json),--json,)
 endif
+
+probe: ## the smoke round trip every 5 min as a probe, metrics on :9102 (every=SECONDS, port=N)
+	@$(PY) -m tests.smoke --every $(or $(every),300) --metrics-port $(or $(port),9102)
 
 test: ## lint, then every test: unit, the native stack, browser, chaos (the stack is started and stopped)
 	@bash scripts/test.sh

@@ -30,6 +30,7 @@ from services.stack.health import probe
 from services.stack.programs import Health, programs
 
 DISPATCH_LIMIT_S = 2.0
+REPLY_S = 90.0
 LETTA_VERSION = "0.16.8"
 
 
@@ -155,11 +156,14 @@ async def check_audio_round_trip(ctx: SmokeContext) -> str:
         raise CheckFailed("no connected session (previous check failed)")
     with tempfile.TemporaryDirectory() as tmp:
         pcm = espeak_wav("my name is Ada", Path(tmp) / "ada.wav")
+    if ctx.settings.agent.greeting.strip():
+        # Speak after the greeting, as a person would: "listening" is reported before the greeting starts.
+        await until(lambda: human.loud_frames > 10, 60, "the greeting to be heard")
     await until(lambda: human.agent_state() == "listening", 60, "the agent to listen")
     heard_before = human.loud_frames
     human.say_pcm(pcm)
-    await until(lambda: _mentions(human.transcript_text(), ("name", "ada")), 60, "a transcript")
-    await until(lambda: human.loud_frames > heard_before, 60, "agent audio")
+    await until(lambda: _mentions(human.transcript_text(), ("name", "ada")), REPLY_S, "a transcript of the speech")
+    await until(lambda: human.loud_frames > heard_before + 10, REPLY_S, "the agent's spoken reply")
     return f"transcript: {human.transcript_text()[:60]!r}; agent audio frames {human.loud_frames}"
 
 
