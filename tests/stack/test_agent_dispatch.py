@@ -152,7 +152,7 @@ async def _reconnects(settings: Settings, tmp: Path, cycles: int) -> None:
 
 @pytest.mark.xfail(
     strict=False,
-    reason="known intermittent bug (1 of 3 CI runs, 2026-11-25): after rapid reconnect cycles the worker "
+    reason="known intermittent bug (2 of 4 CI runs, 2026-11-25): after rapid reconnect cycles the worker "
     "sometimes stops hearing the human; issue 3 stays open until it is fixed",
 )
 def test_agent_answers_after_ten_reconnects(stack: Settings, tmp_path: Path) -> None:
