@@ -14,7 +14,7 @@ import subprocess
 import time
 import uuid
 import wave
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -24,7 +24,7 @@ from livekit import api, rtc
 
 from services.agent.speech.audio import rms, to_mono_int16
 from services.shared.letta import letta_client
-from services.shared.livekit import room_metadata
+from services.shared.livekit import livekit_api, room_metadata
 from services.shared.settings import Settings
 
 T = TypeVar("T")
@@ -103,6 +103,22 @@ async def our_agents(lk: api.LiveKitAPI, settings: Settings, room: str) -> list[
 async def delete_room(lk: api.LiveKitAPI, room: str) -> None:
     with contextlib.suppress(api.TwirpError):
         await lk.room.delete_room(api.DeleteRoomRequest(room=room))
+
+
+@contextlib.asynccontextmanager
+async def human_with_agent(settings: Settings, letta_agent_id: str) -> AsyncIterator[tuple[api.LiveKitAPI, Human]]:
+    """A new room of ours with a human in it and our agent dispatched; the human leaves and the room goes after."""
+    room = new_room_name(settings)
+    human = Human(settings, room)
+    async with livekit_api(settings) as lk:
+        await create_room(lk, room, letta_agent_id)
+        try:
+            await human.join()
+            await dispatch(lk, settings, room, letta_agent_id)
+            yield lk, human
+        finally:
+            await human.leave()
+            await delete_room(lk, room)
 
 
 def human_token(settings: Settings, room: str, identity: str) -> str:

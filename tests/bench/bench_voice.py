@@ -13,16 +13,11 @@ from pathlib import Path
 import httpx
 
 from services.agent.probe import (
-    Human,
-    create_room,
     default_agent_id,
-    delete_room,
-    dispatch,
     espeak_wav,
-    new_room_name,
+    human_with_agent,
     until,
 )
-from services.shared.livekit import livekit_api
 from services.shared.settings import Settings
 from tests.bench.report import Section, percentile, summary_ms
 
@@ -52,27 +47,18 @@ async def _voice_turns(settings: Settings, turns: int, sentence: str) -> tuple[l
     samples: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         speech = espeak_wav(sentence, Path(tmp) / "turn.wav")
-    room = new_room_name(settings)
-    human = Human(settings, room)
-    async with livekit_api(settings) as lk:
-        await create_room(lk, room, letta_id)
-        try:
-            await human.join()
-            await dispatch(lk, settings, room, letta_id)
-            await until(lambda: human.agent() is not None, 30, "the agent to join")
-            await until(lambda: human.loud_frames > 0, 30, "the greeting")
-            for _ in range(turns):
-                await until(lambda: human.agent_state() == "listening", 120, "the agent to listen")
-                mark = human.speech_ended_at
-                human.say_pcm(speech)
-                await until(lambda m=mark: human.speech_ended_at != m, 30, "the speech to be sent")
-                ended = human.speech_ended_at
-                assert ended is not None
-                first = await until(lambda e=ended: human.first_loud_after(e), 60, "the agent's answer")
-                samples.append(first - ended)
-        finally:
-            await human.leave()
-            await delete_room(lk, room)
+    async with human_with_agent(settings, letta_id) as (_lk, human):
+        await until(lambda: human.agent() is not None, 30, "the agent to join")
+        await until(lambda: human.loud_frames > 0, 30, "the greeting")
+        for _ in range(turns):
+            await until(lambda: human.agent_state() == "listening", 120, "the agent to listen")
+            mark = human.speech_ended_at
+            human.say_pcm(speech)
+            await until(lambda m=mark: human.speech_ended_at != m, 30, "the speech to be sent")
+            ended = human.speech_ended_at
+            assert ended is not None
+            first = await until(lambda e=ended: human.first_loud_after(e), 60, "the agent's answer")
+            samples.append(first - ended)
     after = _stage_sums(settings)
     stages = {}
     for stage in STAGES:

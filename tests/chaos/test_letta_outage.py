@@ -9,17 +9,13 @@ import pytest
 
 from services.agent.probe import (
     Human,
-    create_room,
-    delete_room,
-    dispatch,
-    new_room_name,
+    human_with_agent,
     our_agents,
     until,
 )
 from services.agent.voice import SORRY_EMPTY, SORRY_INTERRUPTED, SORRY_UNAVAILABLE
 from services.shared.letta import letta_client
 from services.shared.letta_agents import create_voice_agent
-from services.shared.livekit import livekit_api
 from services.shared.settings import Settings
 from services.stack.cli import wait_healthy
 from services.stack.programs import programs
@@ -40,13 +36,9 @@ def agent_lines(human: Human) -> list[str]:
 async def _outage(settings: Settings, letta_id: str) -> None:
     sup = Supervisor(settings)
     letta = next(p for p in programs(settings) if p.name == "letta")
-    room = new_room_name(settings)
-    human = Human(settings, room)
-    async with livekit_api(settings) as lk:
-        await create_room(lk, room, letta_id)
+    async with human_with_agent(settings, letta_id) as (lk, human):
+        room = human.room_name
         try:
-            await human.join()
-            await dispatch(lk, settings, room, letta_id)
             await until(lambda: human.agent_state() == "listening", 60, "the agent to listen")
             sup.stop("letta")
             await human.room.local_participant.send_text("Are you there?", topic="lk.chat")
@@ -65,8 +57,6 @@ async def _outage(settings: Settings, letta_id: str) -> None:
             assert len(await our_agents(lk, settings, room)) == 1
         finally:
             sup.start("letta")
-            await human.leave()
-            await delete_room(lk, room)
 
 
 def test_letta_outage_is_survived(stack: Settings) -> None:

@@ -17,10 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.agent.probe import Human, create_room, delete_room, dispatch, espeak_wav, new_room_name, until
+from services.agent.probe import espeak_wav, human_with_agent, until
 from services.shared.letta import letta_client, letta_headers
 from services.shared.letta_agents import embedding_config
-from services.shared.livekit import livekit_api
 from services.shared.settings import Settings
 from tests.helpers import log_tail
 from tests.scripted_llm import MODEL, scripted_llm
@@ -43,21 +42,12 @@ def ask(settings: Settings, agent_id: str, text: str) -> str:
 
 async def spoken_answer(settings: Settings, agent_id: str, word: str) -> str:
     """Dispatch our worker for the agent, ask by voice, return what the agent said (its transcripts)."""
-    room = new_room_name(settings)
-    async with livekit_api(settings) as lk:
-        await create_room(lk, room, agent_id)
-        human = Human(settings, room)
-        try:
-            await human.join()
-            await dispatch(lk, settings, room, agent_id)
-            await until(human.agent, 30, "the agent to join")
-            with tempfile.TemporaryDirectory() as tmp:
-                human.say_pcm(espeak_wav("what is the secret word", Path(tmp) / "q.wav"))
-            await until(lambda: word in human.transcript_text(), 90, f"the agent to say '{word}'")
-            return human.transcript_text()
-        finally:
-            await human.leave()
-            await delete_room(lk, room)
+    async with human_with_agent(settings, agent_id) as (_lk, human):
+        await until(human.agent, 30, "the agent to join")
+        with tempfile.TemporaryDirectory() as tmp:
+            human.say_pcm(espeak_wav("what is the secret word", Path(tmp) / "q.wav"))
+        await until(lambda: word in human.transcript_text(), 90, f"the agent to say '{word}'")
+        return human.transcript_text()
 
 
 def test_word_told_before_restart_is_recalled_after(stack: Settings) -> None:
