@@ -65,14 +65,14 @@ test: ## lint, then every test: unit, the native stack, browser, chaos (the stac
 test-unit: ## unit tests only (seconds, no services)
 	@$(PYTEST) -m unit tests/unit
 
-lint: ## ruff
-	@.stack/venv/bin/ruff check services tests
+lint: ## ruff (lint and format check)
+	@.stack/venv/bin/ruff check services tests && .stack/venv/bin/ruff format --check services tests
 
 bench: ## benchmarks; results appended to docs/benchmarks.md
 	@$(PY) -m tests.bench
 
-chaos: ## scripted faults against the native stack
-	@$(PYTEST) -m chaos tests/chaos
+chaos: ## scripted faults against the native stack; figures appended to docs/benchmarks.md
+	@CHAOS_REPORT=1 $(PYTEST) -m chaos tests/chaos tests/stack/test_recovery_heal.py
 
 deploy: ## deploy to a VM: make deploy HOST=user@host DOMAIN=voice.example.com
 	@bash scripts/deploy-vm.sh HOST=$(HOST) DOMAIN=$(DOMAIN)

@@ -1,9 +1,11 @@
-"""Fixtures: `stack` makes sure the native stack is up for the whole test session (and stops what it started)."""
+"""Fixtures: `stack` makes sure the native stack is up for the whole test session (and stops what it started);
+`chaos_figure` records a chaos scenario's figure for docs/benchmarks.md."""
 
 from __future__ import annotations
 
+import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from services.shared.settings import Settings, get_settings
 from services.stack.health import probe
 from services.stack.programs import programs
 from services.stack.supervisor import Supervisor
+from tests.chaos_report import REPORT_ENV, ChaosLog, scenario_name
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,3 +55,45 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return max((i for i, name in enumerate(_ORDER) if name in marks), default=0)
 
     items.sort(key=rank)
+
+
+_CHAOS_LOG = pytest.StashKey[ChaosLog]()
+
+
+def _chaos_log(config: pytest.Config) -> ChaosLog:
+    if _CHAOS_LOG not in config.stash:
+        config.stash[_CHAOS_LOG] = ChaosLog()
+    return config.stash[_CHAOS_LOG]
+
+
+def _scenario(item: pytest.Item) -> str:
+    return scenario_name(getattr(getattr(item, "function", None), "__doc__", None), item.name)
+
+
+@pytest.fixture
+def chaos_figure(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """Record a figure of this chaos scenario (printed; in the Chaos section of docs/benchmarks.md with
+    CHAOS_REPORT=1). The scenario is the first line of the test's docstring."""
+    log, item = _chaos_log(request.config), request.node
+
+    def record(figure: str) -> None:
+        print(f"chaos figure: {figure}", flush=True)
+        log.figure(item.nodeid, _scenario(item), figure)
+
+    return record
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    log = _chaos_log(item.config)
+    if item.get_closest_marker("chaos") is not None or item.nodeid in log.scenarios:
+        log.report(item.nodeid, _scenario(item), report.when, report.outcome)
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if os.environ.get(REPORT_ENV) == "1":
+        _chaos_log(session.config).write()

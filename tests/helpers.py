@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from services.shared.settings import Settings
 
@@ -17,6 +18,31 @@ def log_tail(settings: Settings, name: str, lines: int = 40) -> str:
     if not path.exists():
         return f"(no log at {path})"
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def log_size(settings: Settings, name: str) -> int:
+    """Bytes in a service's log now: pass it to log_entries to read only what comes after."""
+    path = settings.stack.log_dir / f"{name}.log"
+    return path.stat().st_size if path.exists() else 0
+
+
+def log_entries(settings: Settings, name: str, offset: int = 0) -> list[dict[str, Any]]:
+    """The JSON lines of a service's log from byte `offset` on (other lines are skipped)."""
+    path = settings.stack.log_dir / f"{name}.log"
+    if not path.exists():
+        return []
+    with path.open("rb") as f:
+        f.seek(offset)
+        lines = f.read().decode(errors="replace").splitlines()
+    entries = []
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(entry, dict):
+            entries.append(entry)
+    return entries
 
 
 def eventually(condition: Callable[[], T], timeout: float, interval: float = 0.2, what: str = "condition") -> T:

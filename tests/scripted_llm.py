@@ -60,21 +60,32 @@ class _Handler(BaseHTTPRequestHandler):
         text = reply_for(request.get("messages", []))
         created = int(time.time())
         if not request.get("stream"):
-            self._json(200, {
-                "id": "chatcmpl-scripted", "object": "chat.completion", "created": created, "model": MODEL,
-                "choices": [{"index": 0, "finish_reason": "stop",
-                             "message": {"role": "assistant", "content": text}}],
-                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-            })
+            self._json(
+                200,
+                {
+                    "id": "chatcmpl-scripted",
+                    "object": "chat.completion",
+                    "created": created,
+                    "model": MODEL,
+                    "choices": [
+                        {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}
+                    ],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                },
+            )
             return
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
         pieces = [{"role": "assistant", "content": ""}] + [{"content": w + " "} for w in text.split()]
         for i, delta in enumerate(pieces):
-            chunk = {"id": "chatcmpl-scripted", "object": "chat.completion.chunk", "created": created,
-                     "model": MODEL, "choices": [{"index": 0, "delta": delta,
-                                                  "finish_reason": "stop" if i == len(pieces) - 1 else None}]}
+            chunk = {
+                "id": "chatcmpl-scripted",
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": MODEL,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": "stop" if i == len(pieces) - 1 else None}],
+            }
             self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
         self.wfile.write(b"data: [DONE]\n\n")
 

@@ -134,11 +134,7 @@ def parse_dispatch_metadata(metadata: str | None, room_metadata: str | None = No
 def valid_agent_id(agent_id: str) -> bool:
     """Shape check of a Letta agent id ('agent-' + uuid-like); existence is checked against Letta."""
     rest = agent_id.removeprefix("agent-")
-    return (
-        agent_id.startswith("agent-")
-        and 0 < len(rest) <= 64
-        and all(c.isalnum() or c == "-" for c in rest)
-    )
+    return agent_id.startswith("agent-") and 0 < len(rest) <= 64 and all(c.isalnum() or c == "-" for c in rest)
 
 
 def parse_switch_request(payload: str | bytes) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 
 
 class IdleTimer:
@@ -37,12 +38,24 @@ class IdleTimer:
             self._on_idle()
 
 
-def choose_link(linked: str | None, humans: list[str]) -> str | None:
+@dataclass(frozen=True)
+class HumanView:
+    """What the link decision needs to know about one human in the room (in join order)."""
+
+    identity: str
+    has_microphone: bool  # the agent receives a microphone track from them
+
+
+def choose_link(linked: str | None, humans: list[HumanView]) -> str | None:
     """Whom the session should listen to: None keeps the current link.
 
-    Keep a linked human who is still here; otherwise take the newest human (a reconnect with a new
-    identity, a second tab). Join and leave events of a reconnect can arrive in either order.
+    Only humans whose microphone reaches us count while there is one: the agent's view of a room lags
+    (a participant who left a moment ago can still be listed for seconds after a reconnect), and a
+    listed human without a microphone cannot be heard anyway. Among those, keep the linked one while
+    it is there (a second tab does not steal the session); otherwise take the newest. Join, leave and
+    track events of a reconnect can arrive in any order, so this runs on each of them.
     """
-    if linked is not None and linked in humans:
+    pool = [h for h in humans if h.has_microphone] or humans
+    if linked is not None and any(h.identity == linked for h in pool):
         return None
-    return humans[-1] if humans else None
+    return pool[-1].identity if pool else None

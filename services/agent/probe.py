@@ -24,7 +24,7 @@ from livekit import api, rtc
 
 from services.agent.speech.audio import rms, to_mono_int16
 from services.shared.letta import letta_client
-from services.shared.livekit import livekit_api, room_metadata
+from services.shared.livekit import LISTENING_TO_ATTRIBUTE, livekit_api, room_metadata
 from services.shared.settings import Settings
 
 T = TypeVar("T")
@@ -176,6 +176,12 @@ class Human:
         a = self.agent()
         return a.attributes.get("lk.agent.state") if a else None
 
+    def heard_by_agent(self) -> bool:
+        """True once the agent says it listens to this very connection (not an earlier one of ours)."""
+        a = self.agent()
+        sid = self.room.local_participant.sid if self.room.isconnected() else None
+        return a is not None and bool(sid) and a.attributes.get(LISTENING_TO_ATTRIBUTE) == sid
+
     def first_loud_after(self, t: float) -> float | None:
         """Monotonic time of the first loud agent frame after ``t`` (None: none yet)."""
         return next((x for x in self.loud_times if x > t), None)
@@ -197,9 +203,7 @@ class Human:
             else:
                 await asyncio.sleep(0)  # capture_frame paces at real time once its queue is full
 
-    def _on_track(
-        self, track: rtc.Track, pub: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
-    ) -> None:
+    def _on_track(self, track: rtc.Track, pub: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant) -> None:
         if track.kind == rtc.TrackKind.KIND_AUDIO and participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT:
             self._tasks.append(asyncio.create_task(self._listen(track)))
 

@@ -106,9 +106,7 @@ class RequestHandler:
         assert self._lkapi is not None
         for identity in identities:
             try:
-                await self._lkapi.room.remove_participant(
-                    api.RoomParticipantIdentity(room=room, identity=identity)
-                )
+                await self._lkapi.room.remove_participant(api.RoomParticipantIdentity(room=room, identity=identity))
                 log.info("removed stale agent participant", extra={"participant": identity})
             except Exception as exc:
                 log.warning("cannot remove stale agent", extra={"participant": identity, "error": repr(exc)})

@@ -56,9 +56,7 @@ def build_server(settings: Settings):  # -> AgentServer (import deferred: see ru
         prometheus_port=settings.agent.metrics_port,
         prometheus_multiproc_dir=metrics_dir(settings),
     )
-    server.rtc_session(
-        entrypoint, agent_name=agent_name(settings), on_request=RequestHandler(settings, server)
-    )
+    server.rtc_session(entrypoint, agent_name=agent_name(settings), on_request=RequestHandler(settings, server))
     return server
 
 

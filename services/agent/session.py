@@ -15,10 +15,10 @@ from livekit.agents.voice.agent_session import SessionConnectOptions
 from services.agent import metrics
 from services.agent.brain import Lookup, lookup_agent
 from services.agent.policy import MetadataError, parse_dispatch_metadata, parse_switch_request
-from services.agent.presence import IdleTimer, choose_link
+from services.agent.presence import HumanView, IdleTimer, choose_link
 from services.agent.providers import build_stt, build_tts, plan_speech
 from services.agent.voice import NOT_FOUND, SWITCH_FAILED, LettaVoiceAgent, switched_to
-from services.shared.livekit import LETTA_AGENT_ATTRIBUTE
+from services.shared.livekit import LETTA_AGENT_ATTRIBUTE, LISTENING_TO_ATTRIBUTE
 from services.shared.logging import bind_context
 from services.shared.settings import Settings, STTProvider, get_settings
 
@@ -53,6 +53,14 @@ def is_human(participant: rtc.RemoteParticipant) -> bool:
     return participant.kind != rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
 
 
+def has_microphone(participant: rtc.RemoteParticipant) -> bool:
+    """True when the agent receives a microphone track from ``participant``."""
+    return any(
+        pub.track is not None and pub.source == rtc.TrackSource.SOURCE_MICROPHONE
+        for pub in participant.track_publications.values()
+    )
+
+
 def build_session(settings: Settings, userdata: dict[str, Any]) -> AgentSession:
     """AgentSession with the configured speech providers; faults never close it."""
     plan = plan_speech(settings)
@@ -83,6 +91,7 @@ class VoiceJob:
         self.session = build_session(settings, ctx.proc.userdata)
         self.idle = IdleTimer(settings.agent.idle_timeout, lambda: bool(self.humans()), self._leave_idle)
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._announced_sid = ""
 
     # -- presence ---------------------------------------------------------------------------------
 
@@ -114,28 +123,50 @@ class VoiceJob:
         """Listen to a human who is in the room (see presence.choose_link)."""
         rio = self.session.room_io
         linked = rio.linked_participant
-        target = choose_link(linked.identity if linked else None, [h.identity for h in self.humans()])
+        views = [HumanView(h.identity, has_microphone(h)) for h in self.humans()]
+        target = choose_link(linked.identity if linked else None, views)
         if target is not None:
             log.info("linking to participant", extra={"participant": target})
             rio.set_participant(target)
+        self._announce_link()
+
+    def _announce_link(self) -> None:
+        """Tell the room whom the agent hears (an attribute on itself), when that changed."""
+        linked = self.session.room_io.linked_participant
+        sid = linked.sid if linked is not None else ""
+        if sid != self._announced_sid and self.ctx.room.isconnected():
+            self._announced_sid = sid
+            attributes = {LISTENING_TO_ATTRIBUTE: sid}
+            self._spawn(self.ctx.room.local_participant.set_attributes(attributes), "announce_link")
 
     def _on_participant_connected(self, participant: rtc.RemoteParticipant) -> None:
+        log.info("participant joined", extra={"participant": participant.identity, "sid": participant.sid})
         if is_human(participant):
             self.idle.disarm()
             self.relink()
 
+    def _on_track_subscribed(
+        self, track: rtc.Track, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
+    ) -> None:
+        if is_human(participant) and publication.source == rtc.TrackSource.SOURCE_MICROPHONE:
+            log.info("microphone subscribed", extra={"participant": participant.identity, "track": publication.sid})
+            self.relink()
+
     def _on_participant_disconnected(self, participant: rtc.RemoteParticipant) -> None:
+        log.info("participant left", extra={"participant": participant.identity, "sid": participant.sid})
         if not is_human(participant):
             return
         if self.humans():
             self.relink()
         else:
             self.idle.arm()
+            self._announce_link()
 
     def watch_presence(self) -> None:
         room = self.ctx.room
         room.on("participant_connected", self._on_participant_connected)
         room.on("participant_disconnected", self._on_participant_disconnected)
+        room.on("track_subscribed", self._on_track_subscribed)
         if self.humans():
             self.relink()  # someone may have come or gone while the session was starting
         else:
@@ -157,7 +188,12 @@ class VoiceJob:
         def on_metrics(ev: Any) -> None:
             metrics.record_event(ev.metrics.model_dump())
 
+        def on_state(who: str) -> Any:
+            return lambda ev: log.info("state changed", extra={"who": who, "state": ev.new_state})
+
         self.session.on("conversation_item_added", on_item)
+        self.session.on("agent_state_changed", on_state("agent"))
+        self.session.on("user_state_changed", on_state("user"))
         self.session.on("metrics_collected", on_metrics)
         self.session.on("error", on_error)
 
@@ -216,9 +252,7 @@ class VoiceJob:
         """Join, tell the human the assistant cannot be found, and leave."""
         log.error("cannot serve this Letta agent, leaving", extra={"reason": reason})
         metrics.JOBS.labels(outcome="not_found").inc()
-        await self.session.start(
-            agent=Agent(instructions="-"), room=self.ctx.room, room_options=self.room_options()
-        )
+        await self.session.start(agent=Agent(instructions="-"), room=self.ctx.room, room_options=self.room_options())
         try:
             await asyncio.wait_for(self.wait_for_listener(), self.settings.agent.idle_timeout)
             await self.session.say(NOT_FOUND, allow_interruptions=False).wait_for_playout()

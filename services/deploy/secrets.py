@@ -38,9 +38,7 @@ class SecretSpec:
 
 SPECS: tuple[SecretSpec, ...] = (
     SecretSpec("LIVEKIT_API_KEY", lambda: "API" + secrets.token_hex(8), frozenset({"", "devkey"}), 3),
-    SecretSpec(
-        "LIVEKIT_API_SECRET", lambda: secrets.token_urlsafe(48), frozenset({"", "secret"}), MIN_SECRET_BYTES
-    ),
+    SecretSpec("LIVEKIT_API_SECRET", lambda: secrets.token_urlsafe(48), frozenset({"", "secret"}), MIN_SECRET_BYTES),
     SecretSpec("LETTA_PASSWORD", lambda: secrets.token_urlsafe(32), frozenset({""}), 16),
     # hex: it goes into a postgresql:// URI unescaped
     SecretSpec("POSTGRES_PASSWORD", lambda: secrets.token_hex(24), frozenset({"", "letta"}), 16),
@@ -99,8 +97,7 @@ def valid_domain(value: str) -> bool:
         "://" not in value
         and len(labels) >= 2
         and all(
-            0 < len(label) <= 63 and label.replace("-", "").isalnum() and not label.startswith("-")
-            for label in labels
+            0 < len(label) <= 63 and label.replace("-", "").isalnum() and not label.startswith("-") for label in labels
         )
     )
 
@@ -164,9 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--env-file", type=Path, required=True, help="The .env file to create or update.")
     parser.add_argument("--seed", type=Path, help="Copy this file first when the env file does not exist.")
-    parser.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", help="Also set a non-secret value."
-    )
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="Also set a non-secret value.")
     parser.add_argument("--domain", help="The VM's DNS name: sets DEPLOY_DOMAIN and LIVEKIT_PUBLIC_URL.")
     parser.add_argument("--check", action="store_true", help="Only check; exit 1 if something is missing.")
     args = parser.parse_args(argv)

@@ -94,7 +94,5 @@ def ensure_default_agent(settings: Settings) -> str:
     existing = list(client.agents.list(name=name, limit=1))
     if existing:
         return f"'{name}' exists ({existing[0].id}){note}"
-    agent = create_voice_agent(
-        client, settings, name, settings.letta.default_persona, settings.letta.default_human
-    )
+    agent = create_voice_agent(client, settings, name, settings.letta.default_persona, settings.letta.default_human)
     return f"created '{name}' ({agent.id}) with model {settings.llm.model_name}{note}"

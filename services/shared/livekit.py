@@ -13,6 +13,8 @@ from services.shared.settings import Settings
 ROOM_MARKER = "lvs"
 # Participant attribute of our agent that names the Letta agent it talks to.
 LETTA_AGENT_ATTRIBUTE = "lvs.letta_agent_id"
+# Set by the agent on itself: the participant (sid) whose microphone it is listening to now.
+LISTENING_TO_ATTRIBUTE = "lvs.listening_to_sid"
 
 
 def livekit_api(settings: Settings) -> api.LiveKitAPI:

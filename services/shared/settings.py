@@ -19,13 +19,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV_FILE = ROOT / ".env"
+# Generated once by the native stack (services/stack/dev_secrets.py); `.env` and the environment override it.
+DEV_SECRETS_FILE = ROOT / ".stack" / "secrets.env"
 Port = Annotated[int, Field(ge=1, le=65535)]
 MIN_SECRET_BYTES = 32
 
 
 def _section(prefix: str) -> SettingsConfigDict:
     return SettingsConfigDict(
-        env_prefix=prefix, env_file=ENV_FILE, env_file_encoding="utf-8", extra="ignore"
+        env_prefix=prefix, env_file=(DEV_SECRETS_FILE, ENV_FILE), env_file_encoding="utf-8", extra="ignore"
     )
 
 
@@ -368,8 +370,7 @@ class DeploySettings(BaseSettings):
             return None
         labels = value.rstrip(".").split(".")
         ok = len(labels) >= 2 and all(
-            0 < len(label) <= 63 and label.replace("-", "").isalnum() and not label.startswith("-")
-            for label in labels
+            0 < len(label) <= 63 and label.replace("-", "").isalnum() and not label.startswith("-") for label in labels
         )
         if not ok or "://" in value:
             raise ValueError("must be a DNS name like voice.example.com (no scheme, no port)")
@@ -427,8 +428,16 @@ def get_settings() -> Settings:
 SECTIONS: dict[str, type[BaseSettings]] = {
     cls.__name__: cls
     for cls in (
-        StackSettings, LiveKitSettings, PostgresSettings, LettaSettings, LLMSettings,
-        EmbeddingSettings, AgentSettings, WebSettings, RecoverySettings, DeploySettings,
+        StackSettings,
+        LiveKitSettings,
+        PostgresSettings,
+        LettaSettings,
+        LLMSettings,
+        EmbeddingSettings,
+        AgentSettings,
+        WebSettings,
+        RecoverySettings,
+        DeploySettings,
     )
 }
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from services.shared.letta_agents import ModelNotFound, ensure_default_agent
 from services.shared.settings import Settings, load_settings_or_exit
 from services.stack import database
+from services.stack.dev_secrets import ensure_dev_secrets
 from services.stack.health import port_in_use, probe, wait_for
 from services.stack.programs import Program, programs
 from services.stack.render import render_all
@@ -46,9 +47,7 @@ def check_ports(settings: Settings, progs: list[Program], sup: Supervisor) -> No
         if port_in_use(port)
     ]
     if taken:
-        raise StackError(
-            f"port already in use: {', '.join(taken)}. Stop what uses it or set another port in .env."
-        )
+        raise StackError(f"port already in use: {', '.join(taken)}. Stop what uses it or set another port in .env.")
 
 
 def wait_healthy(settings: Settings, sup: Supervisor, progs: list[Program]) -> None:
@@ -232,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     restart.add_argument("name")
     sub.add_parser("check", help="validate the settings and exit")
     args = parser.parse_args(argv)
+    if args.command in ("up", "check") and ensure_dev_secrets():
+        say("generated a LiveKit API secret for the native stack in .stack/secrets.env")
     settings = load_settings_or_exit()
     actions: dict[str, Callable[[], int]] = {
         "up": lambda: cmd_up(settings),

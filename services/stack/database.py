@@ -29,9 +29,7 @@ def ensure_os_user(name: str) -> None:
         pwd.getpwnam(name)
     except KeyError:
         print(f"    creating system user '{name}' to run PostgreSQL (it refuses to run as root)")
-        subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name], check=True
-        )
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name], check=True)
 
 
 def grant_traversal(path: Path, user: str) -> None:
@@ -74,9 +72,16 @@ def init_postgres(settings: Settings) -> bool:
         if user:
             shutil.chown(pwfile.name, user)
         command = [
-            str(pg_bin_dir(settings) / "initdb"), "-D", str(data), "-U", pg.user,
-            f"--pwfile={pwfile.name}", "--auth-local=trust", "--auth-host=scram-sha-256",
-            "--encoding=UTF8", "--locale=C",
+            str(pg_bin_dir(settings) / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            pg.user,
+            f"--pwfile={pwfile.name}",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            "--encoding=UTF8",
+            "--locale=C",
         ]
         result = subprocess.run(_as_user(user, command), capture_output=True, text=True, check=False)
     finally:
@@ -90,13 +95,21 @@ def init_postgres(settings: Settings) -> bool:
 def psql(settings: Settings, sql: str, db: str = "postgres") -> str:
     """Run SQL through the unix socket as the database owner."""
     command = [
-        str(pg_bin_dir(settings) / "psql"), "-h", str(settings.stack.run_dir / "pg"),
-        "-p", str(settings.postgres.port), "-U", settings.postgres.user, "-d", db,
-        "-v", "ON_ERROR_STOP=1", "-tAc", sql,
+        str(pg_bin_dir(settings) / "psql"),
+        "-h",
+        str(settings.stack.run_dir / "pg"),
+        "-p",
+        str(settings.postgres.port),
+        "-U",
+        settings.postgres.user,
+        "-d",
+        db,
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-tAc",
+        sql,
     ]
-    result = subprocess.run(
-        _as_user(pg_run_user(settings), command), capture_output=True, text=True, check=False
-    )
+    result = subprocess.run(_as_user(pg_run_user(settings), command), capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise SetupError(f"psql failed: {result.stderr.strip()[-400:]}")
     return result.stdout.strip()

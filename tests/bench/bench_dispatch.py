@@ -63,6 +63,7 @@ def bench_dispatch(settings: Settings) -> Section:
     latencies, failed = asyncio.run(_run(settings))
     if latencies:
         section.add("create_dispatch -> agent joined (seen by the human)", summary_ms(latencies))
+        section.add_samples("dispatch: create_dispatch → agent joined", latencies)
         p50, p99 = percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
         section.add("p50", f"{p50:.0f} ms", "<= 100 ms", p50 <= 100)
         section.add("p99", f"{p99:.0f} ms", "<= 300 ms", p99 <= 300)

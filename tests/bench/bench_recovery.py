@@ -69,12 +69,17 @@ def bench_recovery(settings: Settings, rooms: int = 1000, heal: bool = True) -> 
             f"{statistics.median(times) * 1000:.0f} ms median of {len(times)} "
             f"(min {min(times) * 1000:.0f}, max {max(times) * 1000:.0f})",
         )
+        section.add_samples(f"recovery: dry-run sweep over {rooms:,} rooms", times)
     if heal:
         from tests.stack.test_recovery_heal import kill_worker_and_heal
 
         result = asyncio.run(kill_worker_and_heal(settings))
-        section.add("time to heal an orphaned room after the worker is back", f"{result.after_worker_back:.1f} s",
-                    "<= 5 s", result.after_worker_back <= 5.0)
+        section.add(
+            "time to heal an orphaned room after the worker is back",
+            f"{result.after_worker_back:.1f} s",
+            "<= 5 s",
+            result.after_worker_back <= 5.0,
+        )
         section.notes.append(
             f"worker SIGKILLed mid-session; supervisord had it healthy after {result.worker_back:.1f} s; LiveKit "
             f"listed the dead agent for {result.agent_gone:.1f} s; the room had an agent {result.healed:.1f} s "

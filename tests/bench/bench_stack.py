@@ -38,8 +38,12 @@ def bench_warm_up(settings: Settings) -> Section:
     section = Section("Native stack: warm `make up` and memory at rest")
     run_make("down")
     seconds = run_make("up")
-    section.add("warm `make up` (stopped stack, builds cached) to all healthy", f"{seconds:.1f} s",
-                f"<= {WARM_UP_GOAL_S:.0f} s", seconds <= WARM_UP_GOAL_S)
+    section.add(
+        "warm `make up` (stopped stack, builds cached) to all healthy",
+        f"{seconds:.1f} s",
+        f"<= {WARM_UP_GOAL_S:.0f} s",
+        seconds <= WARM_UP_GOAL_S,
+    )
     again = run_make("up")
     section.add("`make up` again on a running stack", f"{again:.1f} s")
     section.add(*memory_row(settings))
@@ -51,4 +55,3 @@ def memory_row(settings: Settings) -> tuple[str, str]:
     parts = [f"{name} {tree_rss_mb(p.pid):.0f}" for name, p in info.items() if p.pid]
     total = sum(tree_rss_mb(p.pid) for p in info.values() if p.pid)
     return "resident memory at rest (MiB, process trees)", ", ".join(parts) + f"; total {total:.0f}"
-

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 
 from services.agent.probe import (
+    Human,
     default_agent_id,
     espeak_wav,
     human_with_agent,
@@ -24,6 +25,24 @@ from tests.bench.report import Section, percentile, summary_ms
 STAGES = ("eou", "stt", "llm_ttft", "tts_ttfb", "total")
 TURNS = 20
 SENTENCE = "hello, how are you today"
+
+
+async def greeted(human: Human, timeout: float = 30) -> None:
+    """Wait until the agent is in the human's room and its greeting has been heard."""
+    await until(lambda: human.agent() is not None, timeout, "the agent to join")
+    await until(lambda: human.loud_frames > 0, timeout, "the greeting")
+
+
+async def one_turn(human: Human, speech: bytes, answer_timeout: float = 60) -> float:
+    """Speak once the agent listens; seconds from the end of the speech to the first audible agent audio."""
+    await until(lambda: human.agent_state() == "listening", 120, "the agent to listen")
+    mark = human.speech_ended_at
+    human.say_pcm(speech)
+    await until(lambda: human.speech_ended_at != mark, 30, "the speech to be sent")
+    ended = human.speech_ended_at
+    assert ended is not None
+    first = await until(lambda: human.first_loud_after(ended), answer_timeout, "the agent's answer")
+    return first - ended
 
 
 def _stage_sums(settings: Settings) -> dict[str, tuple[float, float]]:
@@ -48,17 +67,9 @@ async def _voice_turns(settings: Settings, turns: int, sentence: str) -> tuple[l
     with tempfile.TemporaryDirectory() as tmp:
         speech = espeak_wav(sentence, Path(tmp) / "turn.wav")
     async with human_with_agent(settings, letta_id) as (_lk, human):
-        await until(lambda: human.agent() is not None, 30, "the agent to join")
-        await until(lambda: human.loud_frames > 0, 30, "the greeting")
+        await greeted(human)
         for _ in range(turns):
-            await until(lambda: human.agent_state() == "listening", 120, "the agent to listen")
-            mark = human.speech_ended_at
-            human.say_pcm(speech)
-            await until(lambda m=mark: human.speech_ended_at != m, 30, "the speech to be sent")
-            ended = human.speech_ended_at
-            assert ended is not None
-            first = await until(lambda e=ended: human.first_loud_after(e), 60, "the agent's answer")
-            samples.append(first - ended)
+            samples.append(await one_turn(human, speech))
     after = _stage_sums(settings)
     stages = {}
     for stage in STAGES:
@@ -73,6 +84,7 @@ def bench_voice(settings: Settings, turns: int = TURNS) -> Section:
     samples, stages = asyncio.run(_voice_turns(settings, turns, SENTENCE))
     section = Section(f"Offline voice-to-voice latency ({len(samples)} turns, one room)")
     section.add("end of speech -> first agent audio", summary_ms(samples))
+    section.add_samples("voice: end of speech → first agent audio", samples)
     p50 = percentile(samples, 50) * 1000
     section.add("p50", f"{p50:.0f} ms", "<= 1200 ms", p50 <= 1200)
     if stages:

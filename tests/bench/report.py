@@ -1,4 +1,5 @@
-"""Benchmark results: percentiles, the machine they ran on, and appending a section to docs/benchmarks.md."""
+"""Benchmark results: percentiles, the machine they ran on, and appending a run to docs/benchmarks.md
+(with a PNG of the run's latency distributions under docs/bench/ when a section carries samples)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCHMARKS_MD = ROOT / "docs" / "benchmarks.md"
+CHART_DIR = "bench"  # next to the markdown file, so the link is relative and works on GitHub
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -48,11 +50,16 @@ def git_revision() -> str:
 
 @dataclass
 class Section:
-    """One benchmark's results: rows of (measure, figure, goal, verdict)."""
+    """One benchmark's results: rows of (measure, figure, goal, verdict), notes, and raw samples for the chart."""
 
     title: str
     rows: list[tuple[str, str, str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    samples: dict[str, list[float]] = field(default_factory=dict)  # chart label -> durations in seconds
+
+    def add_samples(self, label: str, seconds: list[float]) -> None:
+        """Keep raw durations (seconds) to draw in the run's latency chart; a label used again is extended."""
+        self.samples.setdefault(label, []).extend(seconds)
 
     def add(self, measure: str, figure: str, goal: str = "", met: bool | None = None) -> None:
         verdict = "" if met is None else ("met" if met else "**not met**")
@@ -66,16 +73,54 @@ class Section:
         return "\n".join(lines)
 
 
-def append_run(sections: list[Section], extra: str = "") -> None:
-    """Append one run (date, machine, revision, sections) to docs/benchmarks.md."""
+def chart_name(now: time.struct_time, folder: Path) -> str:
+    """'latency-YYYYMMDD-HHMM.png', with a suffix when a run of the same minute already has that name."""
+    stem = f"latency-{time.strftime('%Y%m%d-%H%M', now)}"
+    name, n = f"{stem}.png", 1
+    while (folder / name).exists():
+        n += 1
+        name = f"{stem}-{n}.png"
+    return name
+
+
+def write_chart(sections: list[Section], md_path: Path, chart_dir: Path, now: time.struct_time, where: str) -> str:
+    """Render the sections' samples into chart_dir; return the markdown image line (empty without samples)."""
+    sets: dict[str, list[float]] = {}
+    for section in sections:
+        for label, values in section.samples.items():
+            sets.setdefault(label, []).extend(values)
+    sets = {label: values for label, values in sets.items() if values}
+    if not sets:
+        return ""
+    try:
+        from tests.bench.chart import render  # matplotlib (dev extra) only when there is something to draw
+    except ImportError as exc:
+        print(f"no latency chart: {exc} (install the dev extra)")
+        return ""
+    png = chart_dir / chart_name(now, chart_dir)
+    title = f"Latency distributions, run of {time.strftime('%Y-%m-%d %H:%M UTC', now)}"
+    render(sets, png, title, where)
+    print(f"wrote {png}")
+    return f"![latency distributions]({Path(os.path.relpath(png, md_path.parent)).as_posix()})\n\n"
+
+
+def append_run(
+    sections: list[Section], extra: str = "", md_path: Path = BENCHMARKS_MD, chart_dir: Path | None = None
+) -> None:
+    """Append one run (date, machine, revision, chart, sections) to md_path (docs/benchmarks.md).
+
+    The chart goes to chart_dir (default: docs/bench/ next to md_path) and is linked from the run.
+    """
+    now = time.gmtime()
+    where = machine()
     header = (
-        f"\n## Run of {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n"
-        f"Machine: {machine()}. Revision: `{git_revision()}`.\n\n"
+        f"\n## Run of {time.strftime('%Y-%m-%d %H:%M UTC', now)}\n\nMachine: {where}. Revision: `{git_revision()}`.\n\n"
     )
+    image = write_chart(sections, md_path, chart_dir or md_path.parent / CHART_DIR, now, where)
     body = "\n".join(s.markdown() for s in sections)
-    BENCHMARKS_MD.parent.mkdir(exist_ok=True)
-    if not BENCHMARKS_MD.exists():
-        BENCHMARKS_MD.write_text("# Benchmarks\n\nAppended by `make bench`; newest last.\n")
-    with BENCHMARKS_MD.open("a") as out:
-        out.write(header + body + extra + "\n")
-    print(f"appended to {BENCHMARKS_MD.relative_to(ROOT)}")
+    md_path.parent.mkdir(parents=True, exist_ok=True)
+    if not md_path.exists():
+        md_path.write_text("# Benchmarks\n\nAppended by `make bench`; newest last.\n")
+    with md_path.open("a") as out:
+        out.write(header + image + body + extra + "\n")
+    print(f"appended to {md_path}")

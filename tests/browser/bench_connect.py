@@ -72,6 +72,7 @@ def bench_connect(settings: Settings, runs: int = 20) -> Section:
     section = Section(f"Browser: click Connect -> agent connected (Chromium, {len(results)} runs)")
     seconds = [ms / 1000 for ms, _ in results]
     section.add("click -> agent connected", summary_ms(seconds))
+    section.add_samples("browser: click Connect → agent connected", seconds)
     p50 = percentile(seconds, 50) * 1000
     section.add("p50", f"{p50:.0f} ms", "<= 700 ms", p50 <= 700)
     section.notes.append(

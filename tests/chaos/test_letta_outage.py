@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
+from collections.abc import Callable
 
 import pytest
 
@@ -33,7 +35,8 @@ def agent_lines(human: Human) -> list[str]:
     return [text.lower() for sender, text in human.transcripts if agent and sender == agent.identity]
 
 
-async def _outage(settings: Settings, letta_id: str) -> None:
+async def _outage(settings: Settings, letta_id: str) -> str:
+    """Run the outage; return its figure."""
     sup = Supervisor(settings)
     letta = next(p for p in programs(settings) if p.name == "letta")
     async with human_with_agent(settings, letta_id) as (lk, human):
@@ -41,31 +44,36 @@ async def _outage(settings: Settings, letta_id: str) -> None:
         try:
             await until(lambda: human.agent_state() == "listening", 60, "the agent to listen")
             sup.stop("letta")
+            asked = time.monotonic()
             await human.room.local_participant.send_text("Are you there?", topic="lk.chat")
             await until(lambda: any(SORRY_WORDS in t for t in agent_lines(human)), 60, "the spoken sorry")
+            sorry = time.monotonic() - asked
             assert len(await our_agents(lk, settings, room)) == 1, "the agent left when Letta went away"
 
             sup.start("letta")
             await asyncio.to_thread(wait_healthy, settings, sup, [letta])
-            said_before = len(agent_lines(human))
+            said_before, asked = len(agent_lines(human)), time.monotonic()
             await human.room.local_participant.send_text("Hello again, how are you?", topic="lk.chat")
             await until(
                 lambda: any(t.strip() and t.strip() not in FALLBACKS for t in agent_lines(human)[said_before:]),
                 120,
                 "an answer after Letta came back",
             )
+            answered = time.monotonic() - asked
             assert len(await our_agents(lk, settings, room)) == 1
         finally:
             sup.start("letta")
+    return f"sorry {sorry:.1f} s after a turn with Letta down; answer {answered:.1f} s after a turn once it was back"
 
 
-def test_letta_outage_is_survived(stack: Settings) -> None:
+def test_letta_outage_is_survived(stack: Settings, chaos_figure: Callable[[str], None]) -> None:
+    """Letta stopped mid-session"""
     assert SORRY_WORDS in SORRY_UNAVAILABLE.lower()
     # An assistant of its own: a short history keeps the small model's turns short.
     client = letta_client(stack, timeout=60)
     agent = create_voice_agent(client, stack, f"chaos-outage-{uuid.uuid4().hex[:8]}", "I am brief.", "A tester.")
     try:
-        asyncio.run(_outage(stack, agent.id))
+        chaos_figure(asyncio.run(_outage(stack, agent.id)))
     except AssertionError as error:
         pytest.fail(f"{error}\n--- agent log ---\n{log_tail(stack, 'agent', 60)}")
     finally:

@@ -12,6 +12,8 @@ import random
 import string
 import subprocess
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -31,8 +33,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def ask(settings: Settings, agent_id: str, text: str) -> str:
     body = {"model": agent_id, "stream": True, "messages": [{"role": "user", "content": text}]}
     out = []
-    with httpx.stream("POST", f"{settings.letta.openai_url}/chat/completions", json=body,
-                      headers=letta_headers(settings), timeout=120) as response:
+    with httpx.stream(
+        "POST", f"{settings.letta.openai_url}/chat/completions", json=body, headers=letta_headers(settings), timeout=120
+    ) as response:
         assert response.status_code == 200, response.read()
         for line in response.iter_lines():
             if line.startswith("data: {"):
@@ -50,24 +53,32 @@ async def spoken_answer(settings: Settings, agent_id: str, word: str) -> str:
         return human.transcript_text()
 
 
-def test_word_told_before_restart_is_recalled_after(stack: Settings) -> None:
+def test_word_told_before_restart_is_recalled_after(stack: Settings, chaos_figure: Callable[[str], None]) -> None:
+    """`make down` and `make up` between telling a word and asking for it"""
     word = "".join(random.choices(string.ascii_lowercase, k=9))
     client = letta_client(stack, timeout=60)
     with scripted_llm() as (url, seen):
         agent = client.agents.create(
-            name=f"chaos-recall-{word}", agent_type="letta_v1_agent",
-            llm_config={"model": MODEL, "model_endpoint_type": "openai", "model_endpoint": url,
-                        "context_window": 8192},
+            name=f"chaos-recall-{word}",
+            agent_type="letta_v1_agent",
+            llm_config={"model": MODEL, "model_endpoint_type": "openai", "model_endpoint": url, "context_window": 8192},
             embedding_config=embedding_config(stack),  # type: ignore[arg-type]
             memory_blocks=[{"label": "persona", "value": "I remember."}, {"label": "human", "value": "A tester."}],
         )
         try:
             ask(stack, agent.id, f"Please remember: the secret word is {word}.")
-            down = subprocess.run([str(stack.stack.dir / "venv/bin/python"), "-m", "services.stack", "down"],
-                                  cwd=ROOT, capture_output=True, text=True)
+            started = time.monotonic()
+            down = subprocess.run(
+                [str(stack.stack.dir / "venv/bin/python"), "-m", "services.stack", "down"],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+            )
             assert down.returncode == 0, down.stdout + down.stderr
+            stopped = time.monotonic()
             up = subprocess.run(["bash", "scripts/up.sh"], cwd=ROOT, capture_output=True, text=True)
             assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-2000:]
+            back = time.monotonic()
             seen.clear()
             answer = ask(stack, agent.id, "What is the secret word?")
             assert word in answer, f"not recalled after restart: {answer!r}"
@@ -77,5 +88,9 @@ def test_word_told_before_restart_is_recalled_after(stack: Settings) -> None:
             except AssertionError as error:
                 raise AssertionError(f"{error}\n{log_tail(stack, 'agent')}") from None
             assert word in spoken
+            chaos_figure(
+                f"down {stopped - started:.0f} s, up {back - stopped:.0f} s; the word recalled in text and by voice"
+                f" {time.monotonic() - back:.0f} s after the stack was back"
+            )
         finally:
             client.agents.delete(agent.id)

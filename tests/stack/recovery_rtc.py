@@ -34,14 +34,10 @@ def token(settings: Settings, room: str, identity: str, *, agent: bool, attribut
 async def join(room_name: str, identity: str, agent: bool, attributes: dict[str, str]) -> None:
     settings = get_settings()
     room = rtc.Room()
-    await room.connect(
-        settings.livekit.url, token(settings, room_name, identity, agent=agent, attributes=attributes)
-    )
+    await room.connect(settings.livekit.url, token(settings, room_name, identity, agent=agent, attributes=attributes))
     source = rtc.AudioSource(16000, 1)
     track = rtc.LocalAudioTrack.create_audio_track("mic", source)
-    await room.local_participant.publish_track(
-        track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
-    )
+    await room.local_participant.publish_track(track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE))
     print("joined", flush=True)
     await asyncio.Event().wait()
 
@@ -83,9 +79,7 @@ def start_client(
         if line.strip() == "joined":
             return RtcClient(proc, identity)
     proc.kill()
-    raise AssertionError(
-        f"rtc participant {identity} did not join {room} (exit {proc.poll()}, last {line!r})"
-    )
+    raise AssertionError(f"rtc participant {identity} did not join {room} (exit {proc.poll()}, last {line!r})")
 
 
 def main() -> None:

@@ -35,7 +35,9 @@ def test_every_service_answers_its_health_endpoint(stack: Settings) -> None:
 def test_status_lists_every_service_healthy(stack: Settings) -> None:
     out = subprocess.run(
         [str(stack.stack.dir / "venv/bin/python"), "-m", "services.stack", "status"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     for prog in programs(stack):
         line = next((ln for ln in out.splitlines() if ln.startswith(prog.name + " ")), "")

@@ -12,6 +12,7 @@ import signal
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
@@ -30,7 +31,6 @@ from tests.helpers import log_tail
 from tests.stack.recovery_rtc import start_client
 from tests.stack.test_recovery_sweeper import PREFIX, people, room_name, settings_for, until
 
-pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 JOIN_TIMEOUT = 60.0  # an agent joining a room (dispatch + job start; the machine is shared)
 RESTART_TIMEOUT = 120.0  # supervisord restarting the killed worker until it is healthy
 
@@ -199,13 +199,16 @@ async def _watch_heal(lk: api.LiveKitAPI, settings: Settings, room: str, killed:
 
 @pytest.mark.stack
 @pytest.mark.chaos
-def test_worker_killed_mid_session_room_has_an_agent_again(stack: Settings) -> None:
+def test_worker_killed_mid_session_room_has_an_agent_again(
+    stack: Settings, chaos_figure: Callable[[str], None]
+) -> None:
+    """Agent worker killed (SIGKILL) mid-session"""
     try:
         times = asyncio.run(kill_worker_and_heal(stack))
     except AssertionError as error:
         raise AssertionError(f"{error}\n--- agent log ---\n{log_tail(stack, 'agent', 25)}") from error
-    print(
-        f"worker SIGKILL: worker healthy after {times.worker_back:.1f}s, dead agent gone after"
-        f" {times.agent_gone:.1f}s, room healed after {times.healed:.1f}s:"
-        f" {times.after_worker_back:.1f}s after the worker was back and the dead agent gone ({PREFIX} room)"
+    chaos_figure(
+        f"worker healthy after {times.worker_back:.1f} s, dead agent gone after {times.agent_gone:.1f} s,"
+        f" room healed after {times.healed:.1f} s: {times.after_worker_back:.1f} s after the worker was back"
+        f" and the dead agent gone ({PREFIX} room)"
     )

@@ -17,7 +17,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_smoke_passes_and_cleans_up(stack: Settings) -> None:
     result = subprocess.run(
         [str(stack.stack.dir / "venv/bin/python"), "-m", "tests.smoke", "--json"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     report = json.loads(result.stdout)
     failed = [c for c in report["checks"] if not c["ok"]]

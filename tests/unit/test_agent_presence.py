@@ -56,19 +56,33 @@ def test_human_present_at_the_deadline_keeps_the_agent() -> None:
     assert asyncio.run(run()) == []
 
 
+def _humans(spec: str) -> list:
+    """'a b+' -> a without a microphone, b with one (join order)."""
+    from services.agent.presence import HumanView
+
+    return [HumanView(name.rstrip("+"), name.endswith("+")) for name in spec.split()]
+
+
 @pytest.mark.parametrize(
     ("linked", "humans", "target"),
     [
-        (None, [], None),
-        (None, ["a"], "a"),
-        ("a", ["a"], None),
-        ("a", ["a", "b"], None),  # a second person does not steal the session
-        ("a", ["b"], "b"),  # reconnect under a new identity, the leave not seen yet or already seen
-        ("a", ["b", "c"], "c"),  # the newest
-        ("a", [], None),
+        (None, "", None),
+        (None, "a", "a"),
+        ("a", "a", None),
+        ("a", "a b", None),  # a second person does not steal the session
+        ("a", "a+ b+", None),  # ... not even once both are heard
+        ("a", "b", "b"),  # reconnect under a new identity, the leave not seen yet or already seen
+        ("a", "b c", "c"),  # the newest
+        ("a", "", None),
+        # The agent still lists a participant who already left (no microphone), and the human who came
+        # back is heard: follow the microphone, whatever the join order.
+        ("a", "a b+", "b"),
+        ("a", "b+ a", "b"),
+        (None, "a b+ c", "b"),
+        ("b", "a+ b+", None),
     ],
 )
-def test_choose_link(linked, humans, target) -> None:
+def test_choose_link(linked: str | None, humans: str, target: str | None) -> None:
     from services.agent.presence import choose_link
 
-    assert choose_link(linked, humans) == target
+    assert choose_link(linked, _humans(humans)) == target

@@ -109,9 +109,7 @@ def interpolate(value: Any, env: dict[str, str]) -> Any:
 
 def variables(text: str) -> list[tuple[str, str | None]]:
     """Every ${VAR...} in the raw text: (name, default when given with :- or -)."""
-    return [
-        (m.group(1), m.group(3) if m.group(2) in (":-", "-") else None) for m in INTERPOLATION.finditer(text)
-    ]
+    return [(m.group(1), m.group(3) if m.group(2) in (":-", "-") else None) for m in INTERPOLATION.finditer(text)]
 
 
 TEST_ENV = {
@@ -138,9 +136,7 @@ def image_name(service: dict[str, Any]) -> str:
     return service["image"].rsplit(":", 1)[0]
 
 
-def test_compose_file_matches_the_compose_specification_schema(
-    raw: dict[str, Any], doc: dict[str, Any]
-) -> None:
+def test_compose_file_matches_the_compose_specification_schema(raw: dict[str, Any], doc: dict[str, Any]) -> None:
     validator = jsonschema_rs.validator_for(json.loads(SCHEMA.read_text()))
     for label, document in (("as written", raw), ("interpolated", doc)):
         errors = [str(e) for e in validator.iter_errors(document)]
@@ -234,9 +230,7 @@ def test_every_interpolated_variable_is_a_setting_with_the_same_default(raw: dic
     for var, default in variables(text):
         assert var in names, f"${{{var}}} is not a settings name (services/shared/settings.py)"
         if default and var in defaults and var not in CONTAINER_DEFAULTS:
-            assert default == defaults[var], (
-                f"${{{var}:-{default}}} but the settings default is {defaults[var]}"
-            )
+            assert default == defaults[var], f"${{{var}:-{default}}} but the settings default is {defaults[var]}"
 
 
 def test_the_third_party_variables_exist_in_the_installed_letta() -> None:
@@ -281,10 +275,7 @@ def test_ports_and_livekit_config_agree_with_the_native_stack(doc: dict[str, Any
     assert keys == {TEST_ENV["LIVEKIT_API_KEY"]: TEST_ENV["LIVEKIT_API_SECRET"]}
     # PostgreSQL and Letta listen where the native ones do, on loopback only
     db = doc["services"]["letta-db"]
-    assert (
-        db["command"][-1] == f"port={settings.postgres.port}"
-        and "listen_addresses=127.0.0.1" in db["command"]
-    )
+    assert db["command"][-1] == f"port={settings.postgres.port}" and "listen_addresses=127.0.0.1" in db["command"]
     letta = doc["services"]["letta"]["environment"]
     assert (letta["HOST"], letta["PORT"]) == ("127.0.0.1", str(settings.letta.port))
     assert letta["LETTA_PG_URI"].endswith(f"@127.0.0.1:{settings.postgres.port}/{settings.postgres.db}")

@@ -54,9 +54,7 @@ def test_parse_env(text: str, expected: dict[str, str]) -> None:
         ),
     ],
 )
-def test_plan_generates_only_missing_or_development_defaults(
-    current: dict[str, str], generated: set[str]
-) -> None:
+def test_plan_generates_only_missing_or_development_defaults(current: dict[str, str], generated: set[str]) -> None:
     assert set(s.plan_secrets(current)) == generated
 
 

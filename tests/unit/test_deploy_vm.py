@@ -55,10 +55,7 @@ def test_first_deploy_writes_strong_secrets_copies_the_project_and_prints_ports(
     values = parse_env(remote_env.read_text())
     assert remote_env.stat().st_mode & 0o777 == 0o600
     assert values == parse_env((work / "deploy.env").read_text())
-    assert (
-        len(values["LIVEKIT_API_SECRET"].encode()) >= MIN_SECRET_BYTES
-        and values["LIVEKIT_API_SECRET"] != "secret"
-    )
+    assert len(values["LIVEKIT_API_SECRET"].encode()) >= MIN_SECRET_BYTES and values["LIVEKIT_API_SECRET"] != "secret"
     assert values["OPENAI_API_KEY"] == "sk-user", "the user's own settings travel with the deployment"
     assert values["DEPLOY_DOMAIN"] == "voice.example.com"
     assert values["LIVEKIT_PUBLIC_URL"] == "wss://voice.example.com"
@@ -111,9 +108,7 @@ def test_a_weak_secret_stops_the_deploy_naming_the_setting(tmp_path: Path) -> No
     work.mkdir()
     result = deploy(host, work, "--no-start", seed="LIVEKIT_API_SECRET=only-20-bytes-long!\n")
     assert result.returncode != 0
-    assert (
-        "LIVEKIT_API_SECRET" in result.stderr and "only-20-bytes-long!" not in result.stdout + result.stderr
-    )
+    assert "LIVEKIT_API_SECRET" in result.stderr and "only-20-bytes-long!" not in result.stdout + result.stderr
     assert not (host / ".env").exists(), "nothing copied after a failed step"
 
 

@@ -20,17 +20,19 @@ from services.recovery.server import create_app
 from services.recovery.sweeper import Sweeper
 from services.recovery.webhook import trigger_for
 from services.shared.livekit import room_metadata
-from services.shared.settings import RecoverySettings, RoomOwnership, Settings
+from services.shared.settings import LiveKitSettings, RecoverySettings, RoomOwnership, Settings
 
 pytestmark = pytest.mark.unit
-SETTINGS = Settings(recovery=RecoverySettings(room_prefix="lvs-", ownership=RoomOwnership.BOTH))
+SECRET = "webhook-test-secret-" + "x" * 16
+SETTINGS = Settings(
+    livekit=LiveKitSettings(api_key="devkey", api_secret=SECRET),
+    recovery=RecoverySettings(room_prefix="lvs-", ownership=RoomOwnership.BOTH),
+)
 AGENT = models.ParticipantInfo.Kind.AGENT
 STANDARD = models.ParticipantInfo.Kind.STANDARD
 
 
-def event(
-    name: str, room: str, metadata: str = "", identity: str = "p", kind: int = STANDARD
-) -> WebhookEvent:
+def event(name: str, room: str, metadata: str = "", identity: str = "p", kind: int = STANDARD) -> WebhookEvent:
     return WebhookEvent(
         event=name,
         room=models.Room(name=room, metadata=metadata),
@@ -57,14 +59,14 @@ def test_trigger_for(case: str, ev: WebhookEvent, room: str | None) -> None:
     assert (trigger.room if trigger else None) == room
 
 
-def signed(body: str, secret: str = "secret", key: str = "devkey") -> str:
+def signed(body: str, secret: str = SECRET, key: str = "devkey") -> str:
     digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
     return api.AccessToken(key, secret).with_sha256(digest).to_jwt()
 
 
 def with_client(check: Callable[[TestClient], Awaitable[None]]) -> None:
     async def run() -> None:
-        async with api.LiveKitAPI("http://127.0.0.1:9", "devkey", "secret") as lkapi:
+        async with api.LiveKitAPI("http://127.0.0.1:9", "devkey", SECRET) as lkapi:
             app = create_app(SETTINGS, Sweeper(SETTINGS, lkapi))
             async with TestClient(TestServer(app)) as client:
                 await check(client)

@@ -55,9 +55,7 @@ def test_healthz(client: FlaskClient) -> None:
         (True, True, 503, ["letta", "livekit"]),
     ],
 )
-def test_readyz(
-    h: Harness, client: FlaskClient, livekit_down: bool, letta_down: bool, status: int, down
-) -> None:
+def test_readyz(h: Harness, client: FlaskClient, livekit_down: bool, letta_down: bool, status: int, down) -> None:
     h.livekit.down, h.letta.down = livekit_down, letta_down
     r = client.get("/readyz")
     assert r.status_code == status
@@ -103,9 +101,7 @@ def test_openapi_matches_the_routes(h: Harness, client: FlaskClient) -> None:
 def test_list_agents(client: FlaskClient) -> None:
     r = client.get("/api/agents")
     assert r.status_code == 200
-    assert r.get_json()["agents"] == [
-        {"id": AGENT_ID, "name": "voice-assistant", "persona": "I am friendly."}
-    ]
+    assert r.get_json()["agents"] == [{"id": AGENT_ID, "name": "voice-assistant", "persona": "I am friendly."}]
 
 
 def test_list_agents_letta_down_is_503(h: Harness, client: FlaskClient) -> None:
@@ -151,6 +147,12 @@ def test_create_agent_bad_input_names_the_field(client: FlaskClient, body: objec
 
 def test_malformed_json_is_400(client: FlaskClient) -> None:
     r = client.post("/api/agents", data="{not json", content_type="application/json")
+    assert r.status_code == 400 and r.get_json()["field"] == "body"
+
+
+@pytest.mark.parametrize("path", ["/api/agents", "/api/sessions"])
+def test_deeply_nested_json_is_400_not_500(client: FlaskClient, path: str) -> None:
+    r = client.post(path, data="[" * 8_000 + "]" * 8_000, content_type="application/json")
     assert r.status_code == 400 and r.get_json()["field"] == "body"
 
 
@@ -387,9 +389,7 @@ def test_cors_allowlist() -> None:
         pre = client.options("/api/sessions", headers={"Origin": "https://app.example"})
         assert pre.status_code == 200
         assert pre.headers["Access-Control-Allow-Origin"] == "https://app.example"
-        r = client.post(
-            "/api/sessions", json={"agent_id": AGENT_ID}, headers={"Origin": "https://app.example"}
-        )
+        r = client.post("/api/sessions", json={"agent_id": AGENT_ID}, headers={"Origin": "https://app.example"})
         assert r.status_code == 201 and r.headers["Access-Control-Allow-Origin"] == "https://app.example"
         r = client.get("/api/agents", headers={"Origin": "https://other.example"})
         assert "Access-Control-Allow-Origin" not in r.headers

@@ -59,9 +59,7 @@ class FakeLiveKit:
     def rooms_for(self, letta_agent_id: str) -> list[RoomSnapshot]:
         self._check()
         prefix = self.settings.recovery.room_prefix
-        return [
-            r for r in self.rooms.values() if r.name.startswith(prefix) and r.letta_agent_id == letta_agent_id
-        ]
+        return [r for r in self.rooms.values() if r.name.startswith(prefix) and r.letta_agent_id == letta_agent_id]
 
     def room(self, name: str) -> RoomSnapshot | None:
         self._check()
@@ -80,9 +78,7 @@ class FakeLiveKit:
         self.rooms.pop(name, None)
         self.deleted.append(name)
 
-    def add_room(
-        self, name: str, letta_agent_id: str, age_s: float, humans: int = 0, ours: bool = True
-    ) -> None:
+    def add_room(self, name: str, letta_agent_id: str, age_s: float, humans: int = 0, ours: bool = True) -> None:
         people = tuple(ParticipantSnapshot(f"user-{i}", False) for i in range(humans))
         created = int((time.time() - age_s) * 1000)
         self.rooms[name] = RoomSnapshot(name, letta_agent_id, ours, created, people)

@@ -161,9 +161,7 @@ def test_summarize_letta_agent_state() -> None:
 
 
 def test_snapshot_of_a_livekit_room() -> None:
-    lk_room = api.Room(
-        name="lvs-0123456789abcdef", metadata='{"lvs": true, "letta_agent_id": "a1"}', creation_time=5
-    )
+    lk_room = api.Room(name="lvs-0123456789abcdef", metadata='{"lvs": true, "letta_agent_id": "a1"}', creation_time=5)
     people = [
         api.ParticipantInfo(identity="agent-letta-1", kind=api.ParticipantInfo.Kind.AGENT),
         api.ParticipantInfo(identity="user-1", kind=api.ParticipantInfo.Kind.STANDARD),

@@ -38,9 +38,7 @@ class EspeakTTS(tts.TTS):
     """Offline text-to-speech with espeak-ng (22050 Hz mono, 16-bit)."""
 
     def __init__(self, *, voice: str = "en-us", rate: int = 165, binary: str | None = None) -> None:
-        super().__init__(
-            capabilities=tts.TTSCapabilities(streaming=False), sample_rate=SAMPLE_RATE, num_channels=1
-        )
+        super().__init__(capabilities=tts.TTSCapabilities(streaming=False), sample_rate=SAMPLE_RATE, num_channels=1)
         self._voice = voice
         self._rate = rate
         self._binary = binary or find_espeak() or "espeak-ng"

@@ -31,7 +31,10 @@ def json_body() -> object:
     """The request's JSON body; a missing or malformed body is a 400 on "body"."""
     if not request.get_data(cache=True):
         raise ApiError(400, "request body must be a JSON object", "body")
-    body = request.get_json(force=True, silent=True)
+    try:
+        body = request.get_json(force=True, silent=True)
+    except RecursionError:  # nested deeper than the JSON parser goes (16 KiB of "[" is enough)
+        body = None
     if body is None:
         raise ApiError(400, "request body is not valid JSON", "body")
     return body
