@@ -66,8 +66,19 @@ def create_voice_agent(client: Letta, settings: Settings, name: str, persona: st
         memory_blocks=[{"label": "persona", "value": persona}, {"label": "human", "value": human}],
         context_window_limit=settings.llm.context_window,
         max_tokens=settings.llm.max_output_tokens,
+        message_buffer_autoclear=fresh_context_each_turn(settings),
         tags=[VOICE_TAG],
     )
+
+
+def fresh_context_each_turn(settings: Settings) -> bool:
+    """Whether each turn starts from the system prompt and memory blocks instead of the running history.
+
+    Only for the small offline model: it cannot use a long history, and Letta would summarise a full
+    context window through it on every turn (over a minute on 2 cores). Every message is still stored
+    (recall memory); an agent moved to a real model gets its running history back.
+    """
+    return settings.llm.is_local
 
 
 def follow_model_switch(client: Letta, settings: Settings) -> list[str]:
@@ -76,12 +87,21 @@ def follow_model_switch(client: Letta, settings: Settings) -> list[str]:
     Agents created elsewhere, or pointed at another model on purpose without the tag, are left alone.
     """
     handle = resolve_model_handle(client, settings)
+    autoclear = fresh_context_each_turn(settings)
     moved = []
     for agent in client.agents.list(tags=[VOICE_TAG], limit=1000):
         cfg = agent.llm_config
-        if cfg.model != settings.llm.model_name or (cfg.model_endpoint or "").rstrip("/") != _endpoint(settings):
-            client.agents.update(agent.id, model=handle, context_window_limit=settings.llm.context_window)
+        other_model = cfg.model != settings.llm.model_name
+        if other_model or (cfg.model_endpoint or "").rstrip("/") != _endpoint(settings):
+            client.agents.update(
+                agent.id,
+                model=handle,
+                context_window_limit=settings.llm.context_window,
+                message_buffer_autoclear=autoclear,
+            )
             moved.append(agent.name)
+        elif bool(getattr(agent, "message_buffer_autoclear", False)) != autoclear:
+            client.agents.update(agent.id, message_buffer_autoclear=autoclear)
     return moved
 
 

@@ -11,15 +11,15 @@ import urllib.request
 import pytest
 import yaml
 
-from services.shared.settings import ROOT
+from services.shared.settings import Settings
 from tests.helpers import eventually
-from tests.unit.test_compose_file import COMPOSE, TEST_ENV, default_settings, interpolate
+from tests.unit.test_compose_file import COMPOSE, TEST_ENV, interpolate
 
 pytestmark = pytest.mark.stack
 
 
-def test_the_third_party_variables_exist_in_the_installed_letta() -> None:
-    letta = ROOT / ".stack" / "letta-venv" / "lib" / "python3.11" / "site-packages" / "letta"
+def test_the_third_party_variables_exist_in_the_installed_letta(stack: Settings) -> None:
+    letta = stack.stack.dir / "letta-venv" / "lib" / "python3.11" / "site-packages" / "letta"
     assert letta.exists(), "the Letta venv is not installed (make up installs it)"
     app = (letta / "server" / "rest_api" / "app.py").read_text()
     assert 'os.getenv("LETTA_SERVER_PASSWORD")' in app and 'os.getenv("LETTA_SERVER_SECURE")' in app
@@ -34,9 +34,9 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_livekit_server_accepts_the_compose_configuration() -> None:
+def test_livekit_server_accepts_the_compose_configuration(stack: Settings) -> None:
     """The real livekit-server v1.13.5 (strict about unknown keys) starts on LIVEKIT_CONFIG/LIVEKIT_KEYS."""
-    binary = default_settings().stack.cache / "bin" / "livekit-server"
+    binary = stack.stack.cache / "bin" / "livekit-server"  # the stack's own cache (STACK_CACHE_DIR in CI)
     assert binary.exists(), "livekit-server is not built yet (make up builds it)"
     port = _free_port()
     env = {
