@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import time
+
+import psutil
 
 from services.shared.settings import Settings
 from services.stack.supervisor import Supervisor
@@ -13,19 +16,17 @@ WARM_UP_GOAL_S = 45.0
 
 
 def tree_rss_mb(pid: int) -> float:
-    """Resident memory of a process and all its descendants, in MiB."""
-    out = subprocess.run(["ps", "-e", "-o", "pid=,ppid=,rss="], capture_output=True, text=True).stdout.split()
-    rows = [(int(a), int(b), int(c)) for a, b, c in zip(out[::3], out[1::3], out[2::3], strict=True)]
-    children: dict[int, list[int]] = {}
-    for child, parent, _ in rows:
-        children.setdefault(parent, []).append(child)
-    rss = {p: r for p, _, r in rows}
-    total, todo = 0, [pid]
-    while todo:
-        current = todo.pop()
-        total += rss.get(current, 0)
-        todo += children.get(current, [])
-    return total / 1024
+    """Resident memory of a process and all its descendants, in MiB (0 when it is gone)."""
+    try:
+        root = psutil.Process(pid)
+        tree = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0
+    for proc in tree:
+        with contextlib.suppress(psutil.Error):
+            total += proc.memory_info().rss
+    return total / 1048576
 
 
 def run_make(target: str) -> float:
@@ -52,6 +53,6 @@ def bench_warm_up(settings: Settings) -> Section:
 
 def memory_row(settings: Settings) -> tuple[str, str]:
     info = Supervisor(settings).info()
-    parts = [f"{name} {tree_rss_mb(p.pid):.0f}" for name, p in info.items() if p.pid]
-    total = sum(tree_rss_mb(p.pid) for p in info.values() if p.pid)
-    return "resident memory at rest (MiB, process trees)", ", ".join(parts) + f"; total {total:.0f}"
+    rss = {name: tree_rss_mb(p.pid) for name, p in info.items() if p.pid}
+    parts = [f"{name} {mb:.0f}" for name, mb in rss.items()]
+    return "resident memory at rest (MiB, process trees)", ", ".join(parts) + f"; total {sum(rss.values()):.0f}"

@@ -16,6 +16,7 @@ from services.agent.probe import (
     delete_room,
     dispatch,
     espeak_wav,
+    human_with_agent,
     new_room_name,
     our_agents,
     poll,
@@ -84,25 +85,17 @@ def test_racing_dispatches_leave_exactly_one_agent(stack: Settings) -> None:
 
 
 async def _unknown_agent(settings: Settings) -> None:
-    room = new_room_name(settings)
-    human = Human(settings, room)
-    async with livekit_api(settings) as lk:
-        await create_room(lk, room, UNKNOWN_ID)
-        try:
-            await human.join()
-            await dispatch(lk, settings, room, UNKNOWN_ID)
-            await until(lambda: human.agent() is not None, JOIN_S, "the agent to join")
-            await until(lambda: human.loud_frames > 10, JOIN_S, "the spoken error")
-            await until(lambda: "cannot find" in human.transcript_text(), JOIN_S, "the error transcript")
+    async with human_with_agent(settings, UNKNOWN_ID) as (lk, human):
+        room = human.room_name
+        await until(lambda: human.agent() is not None, JOIN_S, "the agent to join")
+        await until(lambda: human.loud_frames > 10, JOIN_S, "the spoken error")
+        await until(lambda: "cannot find" in human.transcript_text(), JOIN_S, "the error transcript")
 
-            async def agent_gone() -> bool:
-                return not await our_agents(lk, settings, room)
+        async def agent_gone() -> bool:
+            return not await our_agents(lk, settings, room)
 
-            await poll(agent_gone, JOIN_S, "the agent to leave the room")
-            jobs = [j for d in await lk.agent_dispatch.list_dispatch(room) for j in d.state.jobs]
-        finally:
-            await human.leave()
-            await delete_room(lk, room)
+        await poll(agent_gone, JOIN_S, "the agent to leave the room")
+        jobs = [j for d in await lk.agent_dispatch.list_dispatch(room) for j in d.state.jobs]
     errors = [
         json.loads(line)
         for line in (settings.stack.log_dir / "agent.log").read_text(errors="replace").splitlines()
