@@ -11,7 +11,8 @@ from services.web.errors import ApiError
 # Letta ids look like "agent-<uuid>"; allow any short id of safe characters.
 AGENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$"
 IDENTITY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$"
+# Letta 0.16.8 answers 500 for a name with other characters (a dot, say): refuse them here with a 400.
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,63}$"
 MAX_BLOCK_CHARS = 2000
 # Free text: any character but control characters (tab and newlines allowed), and not blank.
 _TEXT_CHAR = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
@@ -32,7 +33,7 @@ class _Strict(BaseModel):
 class CreateAgent(_Strict):
     """POST /api/agents"""
 
-    name: AgentName = Field(description="Agent name: letters, digits, space, _ . - (max 64).")
+    name: AgentName = Field(description="Agent name: letters, digits, space, _ - (max 64).")
     persona: BlockText = Field(description="Persona memory block: who the assistant is.")
     human: BlockText = Field(description="Human memory block: what it knows about the user.")
 

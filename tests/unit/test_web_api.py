@@ -130,6 +130,7 @@ GOOD_AGENT = {"name": "bot", "persona": "I help.", "human": "Ann."}
         ({**GOOD_AGENT, "persona": "x" * 2001}, "persona"),  # oversize
         ({**GOOD_AGENT, "name": "<script>"}, "name"),  # bad characters
         ({**GOOD_AGENT, "name": "a/../b"}, "name"),  # bad characters
+        ({**GOOD_AGENT, "name": "v1.0"}, "name"),  # Letta refuses dots with a 500
         ({**GOOD_AGENT, "human": "bell\x07"}, "human"),  # control characters
         ({**GOOD_AGENT, "persona": "   "}, "persona"),  # blank
         ({**GOOD_AGENT, "name": ""}, "name"),  # empty
