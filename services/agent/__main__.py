@@ -31,14 +31,18 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("check", help="Validate speech provider settings and exit.")
     args = parser.parse_args(argv)
 
-    from services.agent.providers import ProviderError, check_providers
-
     try:
         settings = get_settings()
     except ValidationError as exc:
         for name, msg in setting_errors(exc):
             print(f"agent: invalid setting {name}: {msg}", file=sys.stderr)
         return 2
+    if args.command == "start":
+        from services.agent.server import use_metrics_dir
+
+        use_metrics_dir(settings)  # before anything imports prometheus_client (the providers do)
+    from services.agent.providers import ProviderError, check_providers
+
     try:
         check_providers(settings)
     except ProviderError as exc:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 TURN_BUCKETS = (0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0, 13.0, 20.0)
 
@@ -22,6 +22,13 @@ TURNS = Counter("lvs_agent_turns_total", "Turns by who spoke.", ["role"])
 REJECTS = Counter("lvs_agent_job_rejects_total", "Job requests rejected, by reason.", ["reason"])
 FAULTS = Counter("lvs_agent_faults_total", "Faults handled without ending the job, by kind.", ["kind"])
 JOBS = Counter("lvs_agent_jobs_total", "Jobs started and how they ended.", ["outcome"])
+# The recovery sidecar re-dispatches only to a registered worker: its health port answers seconds earlier.
+WORKER_REGISTERED = Gauge(
+    "lvs_agent_worker_registered",
+    "1 once this worker is registered with livekit-server (absent before).",
+    ["worker"],
+    multiprocess_mode="mostrecent",
+)
 
 # livekit-agents metrics event type -> {field: stage}; emitted as each stage completes.
 EVENT_STAGES = {

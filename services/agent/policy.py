@@ -1,8 +1,9 @@
 """Request policy: whether this worker takes a job for a room (pure functions, no I/O).
 
 Exactly one of our agents per room: a live agent of ours already there (or a job of this worker
-for the room, pending or running) means reject; our own stale agent participants (gone, or not
-publishing although a human has been with them for a while) are removed; other participants are never touched.
+for the room, pending or running) means reject; our own stale agent participants (gone, dead — their
+heartbeat stopped, so their worker died although LiveKit still lists them — or not publishing although a
+human has been with them for a while) are removed; other participants are never touched.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class ParticipantView:
     state: PState
     joined_at: float
     publishing_audio: bool
+    heartbeat_at: float | None = None  # the agent's last published heartbeat (None: it publishes none)
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class RequestContext:
     local_jobs: int = 0
     max_jobs: int = 4
     publish_grace: float = PUBLISH_GRACE_S
+    dead_after: float = 3.0
 
 
 @dataclass(frozen=True)
@@ -67,11 +70,22 @@ def is_ours(p: ParticipantView, prefix: str) -> bool:
     return p.is_agent and p.identity.startswith(prefix)
 
 
-def is_live(p: ParticipantView, now: float, grace: float, human_since: float | None = None) -> bool:
-    """Connected, and publishing audio or excused: our agent publishes only once a human is there,
+def is_dead(p: ParticipantView, now: float, dead_after: float) -> bool:
+    """Its heartbeat stopped: the process behind it is gone although the server still lists it."""
+    return p.heartbeat_at is not None and now - p.heartbeat_at > dead_after
+
+
+def is_live(
+    p: ParticipantView,
+    now: float,
+    grace: float,
+    human_since: float | None = None,
+    dead_after: float = float("inf"),
+) -> bool:
+    """Connected, beating, and publishing audio or excused: our agent publishes only once a human is there,
     so it counts as stale for not publishing only when a human has waited ``grace`` seconds with it.
     """
-    if p.state is PState.DISCONNECTED:
+    if p.state is PState.DISCONNECTED or is_dead(p, now, dead_after):
         return False
     if p.publishing_audio or human_since is None:
         return True
@@ -93,8 +107,8 @@ def decide_request(snapshot: list[ParticipantView] | None, ctx: RequestContext) 
     snapshot = snapshot or []
     since = human_since(snapshot)
     ours = [p for p in snapshot if is_ours(p, ctx.identity_prefix)]
-    stale = tuple(p.identity for p in ours if not is_live(p, ctx.now, ctx.publish_grace, since))
-    live = [p.identity for p in ours if is_live(p, ctx.now, ctx.publish_grace, since)]
+    live = [p.identity for p in ours if is_live(p, ctx.now, ctx.publish_grace, since, ctx.dead_after)]
+    stale = tuple(p.identity for p in ours if p.identity not in live)
     if live:
         return Decision(False, f"agent {live[0]} is already in the room", remove=stale)
     return Decision(True, "room has no live agent of ours", remove=stale)

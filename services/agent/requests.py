@@ -20,7 +20,7 @@ from services.agent.policy import (
     agent_identity,
     decide_request,
 )
-from services.shared.livekit import LETTA_AGENT_ATTRIBUTE, livekit_api
+from services.shared.livekit import HEARTBEAT_ATTRIBUTE, LETTA_AGENT_ATTRIBUTE, livekit_api, parse_heartbeat
 from services.shared.logging import log_context
 from services.shared.settings import Settings
 
@@ -49,6 +49,7 @@ def participant_view(info: models.ParticipantInfo) -> ParticipantView:
         state=_STATES.get(info.state, PState.ACTIVE),
         joined_at=(info.joined_at_ms / 1000.0) if info.joined_at_ms else float(info.joined_at),
         publishing_audio=any(t.type == models.TrackType.AUDIO for t in info.tracks),
+        heartbeat_at=parse_heartbeat(info.attributes),
     )
 
 
@@ -88,6 +89,7 @@ class RequestHandler:
             busy_here=room in busy,
             local_jobs=len(busy),
             max_jobs=self._settings.agent.max_jobs,
+            dead_after=self._settings.agent.dead_after,
         )
 
     async def _snapshot(self, room: str) -> list[ParticipantView] | None:
@@ -147,7 +149,7 @@ class RequestHandler:
             await req.accept(
                 name="Letta assistant",
                 identity=agent_identity(prefix, room),
-                attributes={LETTA_AGENT_ATTRIBUTE: letta_agent_id},
+                attributes={LETTA_AGENT_ATTRIBUTE: letta_agent_id, HEARTBEAT_ATTRIBUTE: f"{time.time():.2f}"},
             )
         except Exception:
             self._claims.pop(room, None)

@@ -27,8 +27,20 @@ def agent_name(settings: Settings) -> str:
     return settings.agent.name if settings.agent.dispatch is DispatchMode.EXPLICIT else ""
 
 
+def program_name(instance: int) -> str:
+    """The supervisord program of worker ``instance``: agent, agent-2, agent-3 …"""
+    return "agent" if instance == 0 else f"agent-{instance + 1}"
+
+
 def metrics_dir(settings: Settings) -> str:
-    return str(settings.stack.run_dir / "agent-metrics")
+    return str(settings.stack.run_dir / f"{program_name(settings.agent.instance)}-metrics")
+
+
+def use_metrics_dir(settings: Settings) -> None:
+    """Multiprocess metrics (job processes write, the worker serves): must be on before prometheus_client is
+    first imported, or the worker's own metrics stay in memory where its /metrics never shows them."""
+    os.makedirs(metrics_dir(settings), exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir(settings)
 
 
 def build_server(settings: Settings):  # -> AgentServer (import deferred: see run())
@@ -44,7 +56,7 @@ def build_server(settings: Settings):  # -> AgentServer (import deferred: see ru
         api_key=settings.livekit.api_key,
         api_secret=settings.livekit.api_secret.get_secret_value(),
         host=settings.agent.bind,
-        port=settings.agent.port,
+        port=settings.agent.instance_port(settings.agent.instance),
         num_idle_processes=settings.agent.num_idle_processes,
         # Capacity is counted in jobs (policy.job_load), not by CPU load: the CPU is shared.
         load_threshold=math.inf,
@@ -53,7 +65,7 @@ def build_server(settings: Settings):  # -> AgentServer (import deferred: see ru
         # Imported once in the forkserver, so each new job process starts with them loaded.
         preload_modules=PRELOAD_MODULES,
         load_fnc=lambda srv: job_load(len(srv.active_jobs), settings.agent.max_jobs),
-        prometheus_port=settings.agent.metrics_port,
+        prometheus_port=settings.agent.instance_metrics_port(settings.agent.instance),
         prometheus_multiproc_dir=metrics_dir(settings),
     )
     server.rtc_session(entrypoint, agent_name=agent_name(settings), on_request=RequestHandler(settings, server))
@@ -62,9 +74,7 @@ def build_server(settings: Settings):  # -> AgentServer (import deferred: see ru
 
 def run(settings: Settings, log_level: str = "INFO") -> None:
     """Run the worker until SIGTERM/SIGINT (which drain running jobs first)."""
-    # Multiprocess metrics must be on before prometheus_client is first imported (by livekit-agents).
-    os.makedirs(metrics_dir(settings), exist_ok=True)
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir(settings)
+    use_metrics_dir(settings)
 
     from livekit.agents.cli import cli as lk_cli
     from livekit.agents.cli.proto import CliArgs
@@ -91,7 +101,11 @@ def run(settings: Settings, log_level: str = "INFO") -> None:
 
 def registration_file(settings: Settings) -> Path:
     """Written when livekit-server has registered this worker: dispatches made before that are dropped."""
-    return settings.stack.run_dir / "agent.registered"
+    return registration_path(settings, settings.agent.instance)
+
+
+def registration_path(settings: Settings, instance: int) -> Path:
+    return settings.stack.run_dir / f"{program_name(instance)}.registered"
 
 
 def mark_registration(server: Any, settings: Settings) -> None:
@@ -101,6 +115,9 @@ def mark_registration(server: Any, settings: Settings) -> None:
     marker.unlink(missing_ok=True)
 
     def registered(worker_id: str, _info: object) -> None:
+        from services.agent.metrics import WORKER_REGISTERED
+
         marker.write_text(json.dumps({"worker_id": worker_id, "pid": os.getpid()}))
+        WORKER_REGISTERED.labels(worker=program_name(settings.agent.instance)).set(1)
 
     server.on("worker_registered", registered)

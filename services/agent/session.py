@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from typing import Any
 
 from livekit import rtc
@@ -18,7 +20,7 @@ from services.agent.policy import MetadataError, parse_dispatch_metadata, parse_
 from services.agent.presence import HumanView, IdleTimer, choose_link
 from services.agent.providers import build_stt, build_tts, plan_speech
 from services.agent.voice import NOT_FOUND, SWITCH_FAILED, LettaVoiceAgent, switched_to
-from services.shared.livekit import LETTA_AGENT_ATTRIBUTE, LISTENING_TO_ATTRIBUTE
+from services.shared.livekit import HEARTBEAT_ATTRIBUTE, LETTA_AGENT_ATTRIBUTE, LISTENING_TO_ATTRIBUTE
 from services.shared.logging import bind_context
 from services.shared.settings import Settings, STTProvider, get_settings
 
@@ -113,6 +115,20 @@ class VoiceJob:
             return
         metrics.FAULTS.labels(kind="task").inc()
         log.error("job task failed", extra={"task": task.get_name()}, exc_info=task.exception())
+
+    def watch_heartbeat(self) -> None:
+        """Publish a heartbeat attribute every AGENT_HEARTBEAT_INTERVAL while in the room: when this process
+        dies, LiveKit still lists the agent for ~20 s, and the stale beat tells the stack to replace it."""
+        self._spawn(self._beat(), "heartbeat")
+
+    async def _beat(self) -> None:
+        interval = self.settings.agent.heartbeat_interval
+        while self.ctx.room.isconnected():
+            beat = {HEARTBEAT_ATTRIBUTE: f"{time.time():.2f}"}
+            # A failed beat is retried at the next one: one missed beat never makes the agent look dead.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.ctx.room.local_participant.set_attributes(beat), interval)
+            await asyncio.sleep(interval)
 
     def _leave_idle(self) -> None:
         log.info("no human for the idle timeout, leaving")
@@ -291,6 +307,7 @@ async def entrypoint(ctx: JobContext) -> None:
     bind_context(letta_agent_id=letta_agent_id)
     await ctx.connect()
     job = VoiceJob(ctx, settings)
+    job.watch_heartbeat()
     if letta_agent_id is None:
         await job.run_not_found(problem)
         return

@@ -7,6 +7,8 @@ one-shot sweep can act too. `decide` reads snapshot + memory and returns the act
 
 Invariants: rooms that are not ours are never touched; a live human is never removed; a live agent is
 only removed as the duplicate of another agent of ours; age alone is never a reason to remove anyone.
+An agent of ours whose heartbeat is older than `dead_after` is dead (its worker was killed; LiveKit goes
+on listing it for ~20 s): it is removed and the human it left is treated as waiting since its last beat.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class Rule(StrEnum):
     EMPTY_ROOM = "empty_room"
     AGENTS_ONLY = "agents_only"
     DUPLICATE_AGENT = "duplicate_agent"
+    DEAD_AGENT = "dead_agent"
     INACTIVE_PARTICIPANT = "inactive_participant"
     ORPHANED_SESSION = "orphaned_session"
 
@@ -62,8 +65,21 @@ class RoomMemory:
 Memory = Mapping[str, RoomMemory]
 
 
-def our_agents(room: RoomView) -> list[ParticipantView]:
-    return [p for p in room.participants if p.is_our_agent and p.is_present]
+NEVER_DEAD = float("inf")
+
+
+def is_dead(p: ParticipantView, now: float, dead_after: float) -> bool:
+    """An agent of ours whose heartbeat stopped (one without a heartbeat is never judged dead)."""
+    return p.is_our_agent and p.heartbeat_at is not None and now - p.heartbeat_at > dead_after
+
+
+def our_agents(room: RoomView, now: float = 0.0, dead_after: float = NEVER_DEAD) -> list[ParticipantView]:
+    """Our agents in the room that are present and alive."""
+    return [p for p in room.participants if p.is_our_agent and p.is_present and not is_dead(p, now, dead_after)]
+
+
+def dead_agents(room: RoomView, now: float, dead_after: float) -> list[ParticipantView]:
+    return [p for p in room.participants if p.is_our_agent and p.is_present and is_dead(p, now, dead_after)]
 
 
 def waiting_humans(room: RoomView) -> list[ParticipantView]:
@@ -85,15 +101,18 @@ def _since(previous: float | None, condition: bool, first: float, now: float, se
     return now if seen else first
 
 
-def observe_room(previous: RoomMemory | None, room: RoomView, now: float) -> RoomMemory:
+def observe_room(previous: RoomMemory | None, room: RoomView, now: float, dead_after: float = NEVER_DEAD) -> RoomMemory:
     """Update one room's memory with what this sweep sees."""
     seen = previous is not None
     prev = previous or RoomMemory(seen_at=now)
     humans = waiting_humans(room)
-    has_agent = bool(our_agents(room))
+    has_agent = bool(our_agents(room, now, dead_after))
     waiting = bool(humans) and not has_agent
-    if waiting and seen and prev.had_agent:
-        waiting_since: float | None = now  # our agent was here at the last sweep: it just left
+    last_beat = max((p.heartbeat_at or now for p in dead_agents(room, now, dead_after)), default=None)
+    if waiting and last_beat is not None and (prev.waiting_since is None or last_beat < prev.waiting_since):
+        waiting_since: float | None = last_beat  # a dead agent: the human has waited since its last sign of life
+    elif waiting and seen and prev.had_agent:
+        waiting_since = now  # our agent was here at the last sweep: it just left
     else:
         first_wait = min((p.joined_at for p in humans), default=now)
         waiting_since = _since(prev.waiting_since, waiting, first_wait, now, seen)
@@ -115,11 +134,13 @@ def observe_room(previous: RoomMemory | None, room: RoomView, now: float) -> Roo
     )
 
 
-def observe(memory: Memory, snapshot: Snapshot, now: float, *, partial: bool = False) -> dict[str, RoomMemory]:
+def observe(
+    memory: Memory, snapshot: Snapshot, now: float, *, partial: bool = False, dead_after: float = NEVER_DEAD
+) -> dict[str, RoomMemory]:
     """Memory after this snapshot; a full sweep forgets rooms that are gone, a partial one keeps them."""
     updated = dict(memory) if partial else {}
     for room in snapshot.rooms:
-        updated[room.name] = observe_room(memory.get(room.name), room, now)
+        updated[room.name] = observe_room(memory.get(room.name), room, now, dead_after)
     return updated
 
 
@@ -152,7 +173,13 @@ def _keeper(agents: list[ParticipantView]) -> ParticipantView:
 
 
 def decide_room(
-    room: RoomView, mem: RoomMemory, now: float, settings: RecoverySettings, *, worker_ready: bool = True
+    room: RoomView,
+    mem: RoomMemory,
+    now: float,
+    settings: RecoverySettings,
+    *,
+    worker_ready: bool = True,
+    dead_after: float = NEVER_DEAD,
 ) -> list[Action]:
     """Actions for one room of ours."""
     if room.is_empty:
@@ -180,7 +207,12 @@ def decide_room(
                     reason,
                 )
             )
-    agents = [p for p in our_agents(room) if p.identity not in removed]
+    for p in dead_agents(room, now, dead_after):
+        if p.identity not in removed:
+            removed.add(p.identity)
+            reason = f"no heartbeat for {now - (p.heartbeat_at or now):.1f}s"
+            actions.append(Action(ActionKind.REMOVE_PARTICIPANT, Rule.DEAD_AGENT, room.name, p.identity, None, reason))
+    agents = [p for p in our_agents(room, now, dead_after) if p.identity not in removed]
     if len(agents) > 1:
         keep = _keeper(agents)
         for p in agents:
@@ -213,14 +245,15 @@ def decide(
     memory: Memory | None = None,
     *,
     worker_ready: bool = True,
+    dead_after: float = NEVER_DEAD,
 ) -> list[Action]:
     """Every action for the rooms of this snapshot that are ours (memory estimated when not given)."""
     if memory is None:
-        memory = observe({}, snapshot, now)
+        memory = observe({}, snapshot, now, dead_after=dead_after)
     actions: list[Action] = []
     for room in snapshot.rooms:
         if not is_ours(room.name, room.metadata, settings.room_prefix, settings.ownership):
             continue
-        mem = memory.get(room.name) or observe_room(None, room, now)
-        actions.extend(decide_room(room, mem, now, settings, worker_ready=worker_ready))
+        mem = memory.get(room.name) or observe_room(None, room, now, dead_after)
+        actions.extend(decide_room(room, mem, now, settings, worker_ready=worker_ready, dead_after=dead_after))
     return actions

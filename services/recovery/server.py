@@ -115,6 +115,21 @@ async def watch_worker(sweeper: Sweeper, stop: asyncio.Event, wake: asyncio.Even
             await asyncio.wait_for(stop.wait(), WORKER_POLL)
 
 
+async def watch_heartbeats(sweeper: Sweeper, stop: asyncio.Event) -> None:
+    """Every heartbeat interval, a targeted sweep of the rooms that have our agent: a dead agent (its worker
+    was killed) is found within AGENT_DEAD_AFTER + one interval and replaced at once, not at the next sweep."""
+    interval = sweeper.settings.agent.heartbeat_interval
+    while not stop.is_set():
+        rooms = sweeper.rooms_with_agents()
+        if rooms:
+            try:
+                await sweeper.sweep(rooms)
+            except Exception as error:  # the full sweep loop reports LiveKit being away; keep watching
+                log.debug("heartbeat sweep failed", extra={"error": repr(error)})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)
+
+
 async def serve(settings: Settings) -> None:
     """Run until SIGTERM/SIGINT."""
     configure_logging("recovery")
@@ -140,6 +155,7 @@ async def serve(settings: Settings) -> None:
         tasks = [
             asyncio.create_task(sweeper.run_forever(stop, wake)),
             asyncio.create_task(watch_worker(sweeper, stop, wake)),
+            asyncio.create_task(watch_heartbeats(sweeper, stop)),
         ]
         await stop.wait()
         log.info("recovery stopping")

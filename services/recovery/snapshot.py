@@ -9,7 +9,7 @@ from typing import Any
 
 from livekit.protocol import models
 
-from services.shared.livekit import LETTA_AGENT_ATTRIBUTE, ROOM_MARKER, parse_room_metadata
+from services.shared.livekit import LETTA_AGENT_ATTRIBUTE, ROOM_MARKER, parse_heartbeat, parse_room_metadata
 from services.shared.settings import RoomOwnership
 
 
@@ -43,6 +43,7 @@ class ParticipantView:
     joined_at: float = 0.0
     is_our_agent: bool = False
     tracks: int = 0
+    heartbeat_at: float | None = None  # our agent's last heartbeat (None: it publishes none)
 
     @property
     def is_human(self) -> bool:
@@ -137,6 +138,7 @@ def participant_view(info: models.ParticipantInfo, agent_identity_prefix: str) -
         joined_at=joined,
         is_our_agent=ours,
         tracks=len(info.tracks),
+        heartbeat_at=parse_heartbeat(info.attributes) if ours else None,
     )
 
 

@@ -35,6 +35,7 @@ FETCH_CONCURRENCY = 16
 # created before registration is never delivered: count it ready once it has been healthy this long.
 WORKER_SETTLE = 1.0
 MIN_PAUSE = 0.05  # seconds: the loop never spins faster than this
+REGISTERED_METRIC = "lvs_agent_worker_registered"
 
 
 class Outcome(StrEnum):
@@ -57,12 +58,24 @@ class SweepResult:
     memory: dict[str, RoomMemory] = field(default_factory=dict)
 
 
-def worker_health_url(settings: Settings) -> str | None:
-    """Health URL of the agent worker, or None when the check is off."""
+def worker_health_urls(settings: Settings) -> list[str]:
+    """Readiness URLs of the agent workers (empty when the check is off): RECOVERY_AGENT_HEALTH_URL (ready =
+    answers 200), or each native worker's /metrics (ready = registered with livekit-server)."""
     url = settings.recovery.agent_health_url.strip()
     if url.lower() == "off":
-        return None
-    return url or f"http://127.0.0.1:{settings.agent.port}/"
+        return []
+    if url:
+        return [url]
+    agent = settings.agent
+    return [f"http://127.0.0.1:{agent.instance_metrics_port(i)}/metrics" for i in range(agent.workers)]
+
+
+def says_registered(metrics_text: str) -> bool:
+    """True when a worker's /metrics reports it registered with livekit-server."""
+    return any(
+        line.startswith(f"{REGISTERED_METRIC}{{") and line.rsplit(" ", 1)[-1] in ("1", "1.0")
+        for line in metrics_text.splitlines()
+    )
 
 
 def _gone(error: Exception) -> bool:
@@ -121,27 +134,37 @@ class Sweeper:
         return Snapshot(rooms=tuple(v for v in views if v is not None))
 
     async def check_worker(self) -> bool:
-        """True when the worker has answered its health check for WORKER_SETTLE s (or the check is off)."""
-        url = worker_health_url(self.settings)
-        if url is None:
-            healthy = True
-        else:
-            try:
-                timeout = aiohttp.ClientTimeout(total=2)
-                async with aiohttp.ClientSession(timeout=timeout) as http, http.get(url) as resp:
-                    healthy = resp.status == 200
-            except (aiohttp.ClientError, TimeoutError, OSError):
-                healthy = False
+        """True when a worker has answered its health check for WORKER_SETTLE s (or the check is off)."""
+        urls = worker_health_urls(self.settings)
+        healthy = not urls or any(await asyncio.gather(*(self._answers(url) for url in urls)))
         now = self.clock()
         if not healthy:
             self.healthy_since = None
         elif self.healthy_since is None:
             # at start-up a worker already up counts as ready; one coming back must settle first
             self.healthy_since = now - WORKER_SETTLE if self.last_sweep_at is None else now
-        ready = url is None or (healthy and now - (self.healthy_since or now) >= WORKER_SETTLE)
+        # a registered worker is ready at once; one that only answers its health port must settle first
+        settle = 0.0 if all(url.endswith("/metrics") for url in urls) else WORKER_SETTLE
+        ready = not urls or (healthy and now - (self.healthy_since or now) >= settle)
         metrics.WORKER_READY.set(1 if ready else 0)
         self.worker_ready = ready
         return ready
+
+    @staticmethod
+    async def _answers(url: str) -> bool:
+        """A worker is ready: its /metrics says registered, or (any other URL) it answers 200."""
+        try:
+            timeout = aiohttp.ClientTimeout(total=2)
+            async with aiohttp.ClientSession(timeout=timeout) as http, http.get(url) as resp:
+                if resp.status != 200:
+                    return False
+                return says_registered(await resp.text()) if url.endswith("/metrics") else True
+        except (aiohttp.ClientError, TimeoutError, OSError):
+            return False
+
+    def rooms_with_agents(self) -> list[str]:
+        """Rooms whose last sweep saw a live agent of ours (the heartbeat watch re-checks these often)."""
+        return sorted(name for name, mem in self.memory.items() if mem.had_agent)
 
     async def sweep(self, names: Iterable[str] | None = None) -> SweepResult:
         """One sweep: all rooms, or only those named (a targeted sweep keeps the others' memory)."""
@@ -154,11 +177,15 @@ class Sweeper:
                 snapshot = await self.fetch(names)
                 now = self.clock()
                 ours = Snapshot(tuple(r for r in snapshot.rooms if self.ours(r)))
-                self.memory = observe(self.memory, ours, now, partial=bool(names))
+                dead_after = self.settings.agent.dead_after
+                self.memory = observe(self.memory, ours, now, partial=bool(names), dead_after=dead_after)
                 for gone in set(names) - {r.name for r in ours.rooms}:
                     self.memory.pop(gone, None)
                 result = SweepResult(snapshot, started_at=started, worker_ready=ready)
-                for action in decide(ours, now, self.settings.recovery, self.memory, worker_ready=ready):
+                actions = decide(
+                    ours, now, self.settings.recovery, self.memory, worker_ready=ready, dead_after=dead_after
+                )
+                for action in actions:
                     result.done.append((action, await self.execute(action)))
             except Exception as error:
                 metrics.SWEEPS.labels(kind, "failed").inc()

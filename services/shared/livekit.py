@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from livekit import api
@@ -15,6 +16,18 @@ ROOM_MARKER = "lvs"
 LETTA_AGENT_ATTRIBUTE = "lvs.letta_agent_id"
 # Set by the agent on itself: the participant (sid) whose microphone it is listening to now.
 LISTENING_TO_ATTRIBUTE = "lvs.listening_to_sid"
+# Set by the agent on itself every AGENT_HEARTBEAT_INTERVAL seconds: its wall-clock time (epoch seconds).
+# LiveKit keeps listing an agent whose process was killed for ~20 s; a stale heartbeat tells it is dead.
+HEARTBEAT_ATTRIBUTE = "lvs.alive_at"
+
+
+def parse_heartbeat(attributes: Mapping[str, str]) -> float | None:
+    """The agent's last heartbeat (epoch seconds), or None when it publishes none (an older agent)."""
+    try:
+        value = float(attributes.get(HEARTBEAT_ATTRIBUTE, ""))
+    except ValueError:
+        return None
+    return value if value > 0 else None
 
 
 def livekit_api(settings: Settings) -> api.LiveKitAPI:

@@ -288,6 +288,27 @@ class AgentSettings(BaseSettings):
     deepgram_api_key: SecretStr | None = Field(
         default=None, validation_alias="DEEPGRAM_API_KEY", description="Deepgram key (AGENT_STT=deepgram)."
     )
+    workers: int = Field(default=1, ge=1, le=16, description="Worker programs (native; each AGENT_PORT + 100*i).")
+    instance: int = Field(default=0, ge=0, le=15, description="Which worker this is (set by the stack; 0 = first).")
+    heartbeat_interval: float = Field(
+        default=1.0, gt=0, le=10, description="Seconds between the heartbeats an agent publishes in its room."
+    )
+    dead_after: float = Field(
+        default=3.0, gt=0, description="An agent whose heartbeat is older than this is dead (its worker died)."
+    )
+
+    @model_validator(mode="after")
+    def _dead_after_spans_beats(self) -> AgentSettings:
+        if self.dead_after < 2 * self.heartbeat_interval:
+            raise ValueError("AGENT_DEAD_AFTER must be at least twice AGENT_HEARTBEAT_INTERVAL")
+        return self
+
+    def instance_port(self, instance: int) -> int:
+        """Health port of worker ``instance`` (the first one is AGENT_PORT)."""
+        return self.port + 100 * instance
+
+    def instance_metrics_port(self, instance: int) -> int:
+        return self.metrics_port + 100 * instance
 
 
 class WebSettings(BaseSettings):
@@ -344,7 +365,8 @@ class RecoverySettings(BaseSettings):
     )
     agent_health_url: str = Field(
         default="",
-        description="Worker health URL; re-dispatch waits until it answers 200 (default: agent port; 'off').",
+        description="Worker health URL; re-dispatch waits until it answers 200 (default: every native worker's"
+        " /metrics, until it reports being registered; 'off').",
     )
 
     @field_validator("agent_health_url")
@@ -411,6 +433,7 @@ class Settings(BaseSettings):
             "postgres": self.postgres.port,
             "letta": self.letta.port,
             "agent": self.agent.port,
+            **{f"agent-{i + 1}": self.agent.instance_port(i) for i in range(1, self.agent.workers)},
             "web": self.web.port,
             "recovery": self.recovery.port,
         }

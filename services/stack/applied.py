@@ -25,10 +25,15 @@ READS: dict[str, frozenset[str]] = {
     "recovery": frozenset({"stack", "recovery", "livekit", "agent", "letta"}),
 }
 OUR_PYTHON_PROGRAMS = frozenset({"agent", "web", "recovery", "llm"})
+# Read by the runner only (how long to wait, where builds are, who runs PostgreSQL): when they change a
+# program's command or user, supervisord's re-rendered config restarts it anyway.
+RUNNER_ONLY = frozenset({"STACK_HEALTH_TIMEOUT", "STACK_CACHE_DIR", "STACK_PG_USER", "AGENT_INSTANCE"})
 ALL_KNOWN_SECTIONS = frozenset().union(*READS.values())
 
 
 def reads(program: str, section: str) -> bool:
+    """Whether ``program`` (agent-2 reads what agent reads) depends on settings ``section``."""
+    program = "agent" if program.startswith("agent-") else program
     if section not in ALL_KNOWN_SECTIONS:
         return program in OUR_PYTHON_PROGRAMS
     return section in READS.get(program, frozenset())
@@ -36,7 +41,7 @@ def reads(program: str, section: str) -> bool:
 
 def fingerprint(program: str, rows: list[Effective]) -> dict[str, str]:
     """{setting name: sha256 of its value} for the settings this program reads."""
-    return {r.name: r.digest for r in rows if reads(program, r.section)}
+    return {r.name: r.digest for r in rows if reads(program, r.section) and r.name not in RUNNER_ONLY}
 
 
 def changed_names(before: dict[str, str], after: dict[str, str]) -> list[str]:
@@ -84,6 +89,7 @@ def pending_changes(store: AppliedStore, programs: list[str], rows: list[Effecti
         before = store.load(program)
         if program not in running or before is None:
             continue
+        before = {name: digest for name, digest in before.items() if name not in RUNNER_ONLY}
         names = changed_names(before, fingerprint(program, rows))
         if names:
             out.append(Change(program, names))

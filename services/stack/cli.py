@@ -227,15 +227,22 @@ def cmd_restart(settings: Settings, name: str) -> int:
         say("The stack is not running ('make up' starts it).")
         return 3
     render_all(settings, list(progs.values()))
-    sup.reload_config()
+    # A program whose command or environment changed is stopped by the reload: start it again too.
+    others = [n for n in sup.reload_config() if n != name and n in progs]
+    if others:
+        say(f"also restarting {', '.join(others)}: its command or environment changed")
     sup.stop(name)
-    sup.start(name)
+    group = sorted((progs[n] for n in [*others, name]), key=lambda p: p.stage)
+    rows = effective_settings(settings)
     try:
-        wait_healthy(settings, sup, [progs[name]])
+        for prog in group:
+            sup.start(prog.name)
+            wait_healthy(settings, sup, [prog])
+            AppliedStore(settings.stack.run_dir).save(prog.name, fingerprint(prog.name, rows))
     except StackError as error:
-        say(f"error: {error}\n{log_tail(settings, name)}")
+        failed = _failing_service(error, group) or name
+        say(f"error: {error}\n{log_tail(settings, failed)}")
         return 1
-    AppliedStore(settings.stack.run_dir).save(name, fingerprint(name, effective_settings(settings)))
     return 0
 
 

@@ -72,6 +72,34 @@ def letta_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def agent_workers(settings: Settings) -> list[Program]:
+    """AGENT_WORKERS worker programs (agent, agent-2 …), all registering under the same agent name.
+
+    Worker i listens on AGENT_PORT + 100*i (health) and AGENT_METRICS_PORT + 100*i (metrics).
+    """
+    from services.agent.server import program_name, registration_path
+
+    agent = settings.agent
+    py = venv_bin(settings, "python")
+    workers = []
+    for i in range(agent.workers):
+        port, metrics_port = agent.instance_port(i), agent.instance_metrics_port(i)
+        workers.append(
+            Program(
+                name=program_name(i),
+                command=[py, "-m", "services.agent", "start"],
+                stage=2,
+                # GET / answers before the worker registers with livekit-server, and dispatches made before
+                # registration are dropped: the worker writes this marker once it is registered.
+                health=Health("http", f"http://127.0.0.1:{port}/", registration_path(settings, i)),
+                ports=(("AGENT_PORT", port), ("AGENT_METRICS_PORT", metrics_port)),
+                env={"AGENT_INSTANCE": str(i)} if i else {},
+                stop_wait=30,
+            )
+        )
+    return workers
+
+
 def programs(settings: Settings) -> list[Program]:
     """Every program of the native stack in start order (stage), for these settings."""
     s = settings.stack
@@ -150,16 +178,7 @@ def programs(settings: Settings) -> list[Program]:
             directory=s.data_dir / "letta",
             stop_wait=20,
         ),
-        Program(
-            name="agent",
-            command=[py, "-m", "services.agent", "start"],
-            stage=2,
-            # GET / answers before the worker registers with livekit-server, and dispatches made before
-            # registration are dropped: the worker writes this marker once it is registered.
-            health=Health("http", f"http://127.0.0.1:{settings.agent.port}/", s.run_dir / "agent.registered"),
-            ports=(("AGENT_PORT", settings.agent.port), ("AGENT_METRICS_PORT", settings.agent.metrics_port)),
-            stop_wait=30,
-        ),
+        *agent_workers(settings),
         Program(
             name="web",
             command=[

@@ -159,3 +159,37 @@ def test_parse_switch_request(payload, expected) -> None:
 )
 def test_job_load(active: int, max_jobs: int, load: float) -> None:
     assert job_load(active, max_jobs) == load
+
+
+def beating(identity: str, beat_age: float | None, **kw) -> ParticipantView:
+    view = p(identity, **kw)
+    return ParticipantView(
+        view.identity,
+        view.is_agent,
+        view.state,
+        view.joined_at,
+        view.publishing_audio,
+        None if beat_age is None else NOW - beat_age,
+    )
+
+
+@pytest.mark.parametrize(
+    ("snapshot", "accept", "remove"),
+    [
+        # a fresh heartbeat: the agent is alive -> reject, never two
+        ([beating("agent-letta-lvs-x", 0.5), p("human-1", agent=False)], False, ()),
+        # just under the limit: still alive (a late beat is not a death)
+        ([beating("agent-letta-lvs-x", 2.9), p("human-1", agent=False)], False, ()),
+        # the heartbeat stopped (worker killed; LiveKit still lists it as active): dead -> removed, accept
+        ([beating("agent-letta-lvs-x", 3.5), p("human-1", agent=False)], True, ("agent-letta-lvs-x",)),
+        # an agent without any heartbeat (an older worker) is never judged dead by it
+        ([beating("agent-letta-lvs-x", None), p("human-1", agent=False)], False, ()),
+        # a dead one and a live one of ours: reject, clean up the dead one
+        ([beating("agent-letta-old", 10.0), beating("agent-letta-lvs-x", 0.2)], False, ("agent-letta-old",)),
+        # someone else's agent with a stale heartbeat attribute is not ours: never touched
+        ([beating("other-agent", 60.0)], True, ()),
+    ],
+)
+def test_dead_agents_do_not_block_a_new_one(snapshot, accept, remove) -> None:
+    decision = decide_request(snapshot, ctx(dead_after=3.0))
+    assert (decision.accept, decision.remove) == (accept, remove), decision.reason

@@ -8,7 +8,7 @@ from services.recovery.__main__ import main
 from services.recovery.policy import Action, ActionKind, Rule
 from services.recovery.report import actions_table, rooms_table
 from services.recovery.snapshot import Kind, ParticipantView, RoomView, Snapshot, State
-from services.recovery.sweeper import Outcome, worker_health_url
+from services.recovery.sweeper import Outcome, worker_health_urls
 from services.shared.settings import AgentSettings, RecoverySettings, Settings
 
 pytestmark = pytest.mark.unit
@@ -43,12 +43,19 @@ def test_actions_table_names_rule_and_outcome() -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "expected"),
-    [("", "http://127.0.0.1:8181/"), ("off", None), ("OFF", None), ("http://worker:8081/", "http://worker:8081")],
+    ("value", "workers", "expected"),
+    [
+        ("", 1, ["http://127.0.0.1:9101/metrics"]),
+        ("", 3, ["http://127.0.0.1:9101/metrics", "http://127.0.0.1:9201/metrics", "http://127.0.0.1:9301/metrics"]),
+        ("off", 2, []),
+        ("OFF", 1, []),
+        ("http://worker:8081/", 2, ["http://worker:8081"]),
+    ],
 )
-def test_worker_health_url(value: str, expected: str | None) -> None:
-    settings = Settings(agent=AgentSettings(port=8181), recovery=RecoverySettings(agent_health_url=value))
-    assert worker_health_url(settings) == expected
+def test_worker_health_urls(value: str, workers: int, expected: list[str]) -> None:
+    agent = AgentSettings(port=8181, metrics_port=9101, workers=workers)
+    settings = Settings(agent=agent, recovery=RecoverySettings(agent_health_url=value))
+    assert worker_health_urls(settings) == expected
 
 
 def test_sweep_needs_once(capsys: pytest.CaptureFixture[str]) -> None:
@@ -56,3 +63,11 @@ def test_sweep_needs_once(capsys: pytest.CaptureFixture[str]) -> None:
         main(["sweep"])
     assert exit_info.value.code == 2
     assert "--once" in capsys.readouterr().err
+
+
+def test_a_worker_is_ready_only_once_its_metrics_say_registered() -> None:
+    from services.recovery.sweeper import says_registered
+
+    assert says_registered('# HELP x\nlvs_agent_worker_registered{worker="agent"} 1.0\n')
+    assert not says_registered('lvs_agent_worker_registered{worker="agent"} 0.0\n')
+    assert not says_registered("lvs_agent_turns_total 3.0\n"), "a worker that has not registered exports no sample"

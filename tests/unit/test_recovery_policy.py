@@ -280,3 +280,62 @@ def test_next_wakeup_is_the_earliest_future_redispatch() -> None:
     assert next_wakeup({"b": retry, "c": spent}, settings, NOW) == NOW + 4
     assert next_wakeup({"c": spent, "d": quiet}, settings, NOW) is None
     assert next_wakeup({"a": waiting}, settings, NOW + 5) is None  # already due: the sweep acts on it
+
+
+def beating_agent(beat_age: float | None, identity: str = "agent-letta-a", age: float = 60.0) -> ParticipantView:
+    view = agent(identity, age=age)
+    beat = None if beat_age is None else NOW - beat_age
+    return ParticipantView(view.identity, view.kind, view.state, view.joined_at, True, 1, beat)
+
+
+DEAD_AFTER = 3.0
+
+
+@pytest.mark.parametrize(
+    ("case", "people", "expected"),
+    [
+        ("beating agent with a human", (human(age=60), beating_agent(0.5)), []),
+        ("a late beat is not a death", (human(age=60), beating_agent(2.9)), []),
+        (
+            "dead agent with a human: removed and replaced at once",
+            (human(age=60), beating_agent(3.5)),
+            [("dead_agent", "agent-letta-a", "remove_participant"), ("orphaned_session", None, "dispatch")],
+        ),
+        ("agent without heartbeat is never judged dead", (human(age=60), beating_agent(None)), []),
+        (
+            "dead and live agent of ours: only the dead one goes, no dispatch",
+            (human(age=60), beating_agent(9.0, "agent-letta-old"), beating_agent(0.2, "agent-letta-new")),
+            [("dead_agent", "agent-letta-old", "remove_participant")],
+        ),
+        (
+            "someone else's agent with an old beat is not ours",
+            (
+                human(age=60),
+                beating_agent(0.2),
+                ParticipantView("bot", Kind.AGENT, State.ACTIVE, NOW - 60, False, 1, NOW - 99),
+            ),
+            [],
+        ),
+    ],
+)
+def test_dead_agents_are_removed_and_their_human_gets_a_new_one(case, people, expected) -> None:
+    snap = Snapshot((room(*people),))
+    memory = observe({}, snap, NOW - 1, dead_after=DEAD_AFTER)  # seen one sweep ago
+    memory = observe(memory, snap, NOW, dead_after=DEAD_AFTER)
+    assert kinds(decide(snap, NOW, S, memory, dead_after=DEAD_AFTER)) == expected, case
+
+
+def test_a_dead_agent_waits_for_the_worker_before_a_dispatch() -> None:
+    snap = Snapshot((room(human(age=60), beating_agent(5.0)),))
+    actions = decide(
+        snap, NOW, S, observe({}, snap, NOW, dead_after=DEAD_AFTER), worker_ready=False, dead_after=DEAD_AFTER
+    )
+    assert kinds(actions) == [("dead_agent", "agent-letta-a", "remove_participant")]
+
+
+def test_the_human_left_by_a_dead_agent_has_waited_since_its_last_beat() -> None:
+    before = observe({}, Snapshot((room(human(age=60), beating_agent(0.5)),)), NOW - 5, dead_after=DEAD_AFTER)
+    assert before["lvs-abc"].had_agent
+    after = observe(before, Snapshot((room(human(age=60), beating_agent(4.0)),)), NOW, dead_after=DEAD_AFTER)
+    assert after["lvs-abc"].waiting_since == NOW - 4.0
+    assert not after["lvs-abc"].had_agent
