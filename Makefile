@@ -75,7 +75,7 @@ bench: ## benchmarks; results appended to docs/benchmarks.md
 	@$(PY) -m tests.bench
 
 chaos: ## scripted faults against the native stack; figures appended to docs/benchmarks.md
-	@CHAOS_REPORT=1 $(PYTEST) -m chaos tests/chaos tests/stack/test_recovery_heal.py
+	@CHAOS_REPORT=1 $(PYTEST) -m chaos tests/chaos
 
 deploy: ## deploy to a VM: make deploy HOST=user@host DOMAIN=voice.example.com
 	@bash scripts/deploy-vm.sh HOST=$(HOST) DOMAIN=$(DOMAIN)

@@ -11,6 +11,9 @@ step "ruff"
 step "Unit tests"
 "$PY" -m pytest -q -m unit "$ROOT/tests/unit"
 
+# The stack under test runs two agent workers: the standby-worker heal and the spreading of jobs are tested,
+# and every other test runs against the scale-out configuration (the default for users stays one worker).
+export AGENT_WORKERS="${AGENT_WORKERS:-2}"
 started_here=0
 if ! "$PY" -m services.stack status >/dev/null 2>&1; then
   started_here=1
