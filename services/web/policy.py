@@ -26,6 +26,7 @@ class RoomSnapshot:
     ours: bool
     created_ms: int
     participants: tuple[ParticipantSnapshot, ...] = ()
+    user: str = ""  # who opened the session ('' when logins were off)
 
 
 def is_agent(p: ParticipantSnapshot, agent_identity_prefix: str) -> bool:
@@ -56,6 +57,16 @@ def live_rooms(
     return sorted(found, key=lambda r: (r.created_ms, r.name))
 
 
+def unused_rooms(rooms: Iterable[RoomSnapshot], live: Iterable[RoomSnapshot]) -> list[RoomSnapshot]:
+    """Our rooms of an agent that are not live: no human in them, past the grace period (minted, never joined).
+
+    Deleted when a newer session for the agent is made, so their still-valid tokens open nothing
+    (livekit-server does not auto-create rooms).
+    """
+    live_names = {r.name for r in live}
+    return [r for r in rooms if r.ours and r.name not in live_names]
+
+
 def race_winner(rooms: Iterable[RoomSnapshot]) -> RoomSnapshot | None:
     """Of sessions created concurrently for one agent, the oldest one stays (ties: by name)."""
     ordered = sorted(rooms, key=lambda r: (r.created_ms, r.name))
@@ -79,7 +90,7 @@ def new_identity() -> str:
 
 @dataclass
 class RateLimiter:
-    """Sliding one-minute window per client key. In-process: each gunicorn worker counts alone."""
+    """Sliding one-minute window per key, in-process (the web service counts in services/web/store.py)."""
 
     per_minute: int
     clock: Callable[[], float] = time.monotonic

@@ -6,14 +6,23 @@ Only the calls to livekit-server and the Letta server are replaced; everything e
 
 from __future__ import annotations
 
+import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from flask import Flask
 from pydantic import SecretStr
 
-from services.shared.settings import LettaSettings, LiveKitSettings, Settings, WebSettings
+from services.shared.settings import (
+    DeploySettings,
+    LettaSettings,
+    LiveKitSettings,
+    Settings,
+    StackSettings,
+    WebSettings,
+)
 from services.web.app import create_app
 from services.web.letta_gateway import AgentSummary, LettaError
 from services.web.livekit_gateway import LiveKitError
@@ -27,10 +36,12 @@ AGENT_ID = "agent-7bbda8ee-5779-4950-b35a-058818397202"
 OTHER_AGENT_ID = "agent-00000000-0000-4000-8000-000000000001"
 
 
-def make_settings(**web: object) -> Settings:
+def make_settings(deploy: DeploySettings | None = None, **web: object) -> Settings:
     base = Settings()
     return base.model_copy(
         update={
+            "stack": StackSettings(dir=Path(tempfile.mkdtemp(prefix="lvs-web-test-"))),
+            "deploy": deploy or DeploySettings(),
             "livekit": LiveKitSettings(api_key="testkey", api_secret=SecretStr(LIVEKIT_SECRET)),
             "letta": LettaSettings(password=SecretStr(LETTA_PASSWORD)),
             "web": WebSettings(**web),
@@ -65,10 +76,10 @@ class FakeLiveKit:
         self._check()
         return self.rooms.get(name)
 
-    def open_session(self, room: str, letta_agent_id: str) -> None:
+    def open_session(self, room: str, letta_agent_id: str, user: str = "", admin: bool = True) -> None:
         self._check()
         now_ms = int(time.time() * 1000)
-        self.rooms[room] = RoomSnapshot(room, letta_agent_id, True, now_ms)
+        self.rooms[room] = RoomSnapshot(room, letta_agent_id, True, now_ms, user=user)
         self.dispatches.append((room, self.settings.agent.name, letta_agent_id))
         if self.rival_on_open is not None:
             self.rooms[self.rival_on_open.name] = self.rival_on_open
@@ -78,10 +89,12 @@ class FakeLiveKit:
         self.rooms.pop(name, None)
         self.deleted.append(name)
 
-    def add_room(self, name: str, letta_agent_id: str, age_s: float, humans: int = 0, ours: bool = True) -> None:
+    def add_room(
+        self, name: str, letta_agent_id: str, age_s: float, humans: int = 0, ours: bool = True, user: str = ""
+    ) -> None:
         people = tuple(ParticipantSnapshot(f"user-{i}", False) for i in range(humans))
         created = int((time.time() - age_s) * 1000)
-        self.rooms[name] = RoomSnapshot(name, letta_agent_id, ours, created, people)
+        self.rooms[name] = RoomSnapshot(name, letta_agent_id, ours, created, people, user=user)
 
 
 @dataclass
@@ -108,9 +121,10 @@ class FakeLetta:
         self._check()
         return self.agents.get(agent_id)
 
-    def create_agent(self, name: str, persona: str, human: str) -> AgentSummary:
+    def create_agent(self, name: str, persona: str, human: str, owner: str | None = None) -> AgentSummary:
         self._check()
-        agent = AgentSummary(f"agent-{len(self.agents):08d}-0000-4000-8000-000000000000", name, persona[:160])
+        agent_id = f"agent-{len(self.agents):08d}-0000-4000-8000-000000000000"
+        agent = AgentSummary(agent_id, name, persona[:160], owner)
         self.agents[agent.id] = agent
         return agent
 
