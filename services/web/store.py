@@ -33,9 +33,6 @@ CREATE TABLE IF NOT EXISTS hits (
 );
 CREATE INDEX IF NOT EXISTS hits_key_at ON hits (key, at);
 """
-_hasher = PasswordHasher()
-# Verified against when the account does not exist, so a wrong name costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("not a password of anyone")
 
 
 def store_dir(settings: Settings) -> Path:
@@ -63,9 +60,14 @@ class UserExists(ValueError):
 class Store:
     """Users and rate-limit hits in one SQLite file (WAL, so workers read while one writes)."""
 
-    def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, path: Path, clock: Callable[[], float] = time.time, hasher: PasswordHasher | None = None
+    ) -> None:
         self.path = path
         self.clock = clock
+        self.hasher = hasher or PasswordHasher()  # argon2id, the library's recommended parameters
+        # Verified against when the account does not exist: a wrong name costs as long as a wrong password.
+        self._dummy_hash = self.hasher.hash("not a password of anyone")
         self._local = threading.local()
         private_dir(path.parent)
         if not path.exists():
@@ -103,7 +105,7 @@ class Store:
     # -- users -------------------------------------------------------------------------------------
 
     def add_user(self, name: str, password: str, admin: bool = False) -> User:
-        hashed = _hasher.hash(password)
+        hashed = self.hasher.hash(password)
         with self._tx() as db:
             if db.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
                 raise UserExists(name)
@@ -114,7 +116,7 @@ class Store:
         return User(name, admin)
 
     def set_password(self, name: str, password: str) -> bool:
-        hashed = _hasher.hash(password)
+        hashed = self.hasher.hash(password)
         with self._tx() as db:
             return db.execute("UPDATE users SET password_hash = ? WHERE name = ?", (hashed, name)).rowcount == 1
 
@@ -134,12 +136,12 @@ class Store:
         """The user when the password is right; None otherwise (same work either way)."""
         row = self._db().execute("SELECT password_hash, admin FROM users WHERE name = ?", (name,)).fetchone()
         try:
-            _hasher.verify(row[0] if row else _DUMMY_HASH, password)
+            self.hasher.verify(row[0] if row else self._dummy_hash, password)
         except (VerificationError, InvalidHashError):
             return None
         if row is None:
             return None
-        if _hasher.check_needs_rehash(row[0]):
+        if self.hasher.check_needs_rehash(row[0]):
             self.set_password(name, password)
         return User(name, bool(row[1]))
 

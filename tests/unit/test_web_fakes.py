@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from flask import Flask
 from pydantic import SecretStr
 
@@ -27,6 +28,7 @@ from services.web.app import create_app
 from services.web.letta_gateway import AgentSummary, LettaError
 from services.web.livekit_gateway import LiveKitError
 from services.web.policy import ParticipantSnapshot, RoomSnapshot
+from services.web.store import Store
 
 pytestmark = pytest.mark.unit
 
@@ -137,10 +139,22 @@ class Harness:
     settings: Settings
 
 
+def fast_store(path: Path) -> Store:
+    """The real store with cheap argon2 parameters (the defaults cost ~50 ms a hash, by design)."""
+    return Store(path, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
+def second_worker(h: Harness) -> Flask:
+    """Another app on the same store file: what a second gunicorn worker sees."""
+    store = fast_store(h.app.extensions["store"].path)
+    return create_app(h.settings, livekit=h.livekit, letta=h.letta, configure_logs=False, store=store)  # type: ignore[arg-type]
+
+
 def build(**web: object) -> Harness:
     settings = make_settings(**web)
     livekit, letta = FakeLiveKit(settings), FakeLetta()
-    app = create_app(settings, livekit=livekit, letta=letta, configure_logs=False)  # type: ignore[arg-type]
+    store = fast_store(settings.stack.data_dir / "web" / "web.db")
+    app = create_app(settings, livekit=livekit, letta=letta, configure_logs=False, store=store)  # type: ignore[arg-type]
     app.config["TESTING"] = True
     return Harness(app, livekit, letta, settings)
 

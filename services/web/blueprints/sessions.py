@@ -54,7 +54,7 @@ def _conflict(live: list[RoomSnapshot], who: Principal) -> ApiError:
         "this agent already has a live session; send takeover=true to close it",
         "agent_id",
         room=live[0].name,
-        yours=all(r.user == who.name for r in live),
+        yours=bool(who.name) and all(r.user == who.name for r in live),
     )
 
 
