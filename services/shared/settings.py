@@ -336,7 +336,7 @@ class WebSettings(BaseSettings):
     login_failures: int = Field(
         default=5, ge=1, description="Failed logins per account (and 4x per address) per 5 minutes."
     )
-    agents_per_hour: int = Field(default=20, ge=1, description="Agents one user or address may create per hour.")
+    agents_per_hour: int = Field(default=60, ge=1, description="Agents one user or address may create per hour.")
 
     @field_validator("trusted_proxies")
     @classmethod
