@@ -360,6 +360,14 @@ class WebSettings(BaseSettings):
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
 
+    @model_validator(mode="after")
+    def _grace_within_token_life(self) -> WebSettings:
+        # An unjoined room counts as live for the grace; past it a newer session deletes the room, so
+        # its token (valid WEB_TOKEN_TTL) opens nothing. A grace longer than the token's life makes no sense.
+        if self.session_grace > self.token_ttl:
+            raise ValueError("WEB_SESSION_GRACE must not exceed WEB_TOKEN_TTL")
+        return self
+
     @property
     def base_url(self) -> str:
         host = "127.0.0.1" if self.bind in ("0.0.0.0", "::") else self.bind

@@ -394,3 +394,12 @@ def test_gunicorn_errors_are_json(status: int, reason: str, field: str) -> None:
     head, body = raw.split("\r\n\r\n", 1)
     assert head.startswith(f"HTTP/1.1 {status} ") and "Content-Type: application/json" in head
     assert json.loads(body)["field"] == field
+
+
+def test_grace_period_must_fit_in_the_token_life() -> None:
+    from pydantic import ValidationError
+
+    from services.shared.settings import WebSettings
+
+    with pytest.raises(ValidationError, match="WEB_SESSION_GRACE"):
+        WebSettings(token_ttl=60, session_grace=120)
