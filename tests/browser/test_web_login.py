@@ -51,7 +51,7 @@ def test_login_then_connect_reload_and_logout(
     expect(page.locator("#app")).to_be_hidden()
     expect(page.locator("#status")).to_have_attribute("data-state", "login")
 
-    page.locator("#login").get_by_label("Name").fill(OWNER[0])
+    page.get_by_label("Account", exact=True).fill(OWNER[0])
     page.locator("#login").get_by_label("Password").fill("not-the-password")
     page.get_by_role("button", name="Log in").click()
     expect(page.locator("#login-message")).to_contain_text("wrong name or password")

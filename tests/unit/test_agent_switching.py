@@ -100,3 +100,25 @@ def test_a_flood_of_switch_messages_costs_one_lookup() -> None:
 
     calls = asyncio.run(main())
     assert len(calls) == 2  # one for each participant; the other 199 were dropped, nothing queued
+
+
+def test_a_flood_of_chat_messages_starts_one_turn(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.agent import session as session_module
+
+    turns: list[str] = []
+
+    async def reply(sess: object, ev: object) -> None:
+        turns.append(ev.text)  # type: ignore[attr-defined]
+        await asyncio.sleep(0.05)
+
+    monkeypatch.setattr(session_module, "DEFAULT_TEXT_INPUT", reply)
+    job = VoiceJob.__new__(VoiceJob)
+    job.chat_gate = Gate(1.0)
+    sender = SimpleNamespace(identity="user-1")
+
+    async def main() -> None:
+        events = [SimpleNamespace(text=f"hi {i}", participant=sender) for i in range(200)]
+        await asyncio.gather(*(job.on_text(None, ev) for ev in events))  # type: ignore[arg-type]
+
+    asyncio.run(main())
+    assert turns == ["hi 0"]
