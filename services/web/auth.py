@@ -1,8 +1,9 @@
 """Logins: signed session cookies, the login guard on every route, /api/login, /api/logout, /api/me.
 
-Flask's own signed session cookie (itsdangerous) carries the user name; each request looks the user up
-in the store, so a removed account is out at once. Failed logins are limited per account and per client
-address in the shared store (all gunicorn workers count together).
+Flask's own signed session cookie (itsdangerous) carries the user name and password generation; each
+request looks the user up in the store, so a removed account (or one whose password changed) is out at
+once. Failed logins are limited per account and per client address in the shared store (all gunicorn
+workers count together).
 """
 
 from __future__ import annotations
@@ -74,11 +75,11 @@ def install_login_guard(app: Flask, settings: Settings) -> None:
             return
         name = session.get("user")
         user = store().user(name) if isinstance(name, str) else None
-        if user is not None:
+        if user is not None and session.get("generation") == user.generation:
             g.user = Principal(user.name, user.admin)
             return
         if name is not None:
-            session.clear()  # the account was removed
+            session.clear()  # the account was removed or its password changed
         if request.endpoint in OPEN_ENDPOINTS:
             return
         if request.endpoint == "health.prometheus" and client_address() in ("127.0.0.1", "::1"):
@@ -111,6 +112,7 @@ def login() -> ResponseReturnValue:
     store().clear(keys[0])
     session.clear()
     session["user"] = user.name
+    session["generation"] = user.generation
     session.permanent = True
     log.info("login", extra={"user": user.name, "client": client_address()})
     return jsonify({"user": user.name, "admin": user.admin})

@@ -6,6 +6,7 @@ counted here holds across processes. Passwords are stored as argon2id hashes onl
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 import threading
@@ -51,6 +52,11 @@ def private_dir(path: Path) -> Path:
 class User:
     name: str
     admin: bool
+    generation: str = ""  # changes with every new password: a login cookie carries it, so passwd ends old logins
+
+
+def _generation(password_hash: str) -> str:
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
 
 
 class UserExists(ValueError):
@@ -125,8 +131,8 @@ class Store:
             return db.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount == 1
 
     def user(self, name: str) -> User | None:
-        row = self._db().execute("SELECT name, admin FROM users WHERE name = ?", (name,)).fetchone()
-        return User(row[0], bool(row[1])) if row else None
+        row = self._db().execute("SELECT name, admin, password_hash FROM users WHERE name = ?", (name,)).fetchone()
+        return User(row[0], bool(row[1]), _generation(row[2])) if row else None
 
     def users(self) -> list[User]:
         rows = self._db().execute("SELECT name, admin FROM users ORDER BY name").fetchall()
@@ -143,7 +149,8 @@ class Store:
             return None
         if self.hasher.check_needs_rehash(row[0]):
             self.set_password(name, password)
-        return User(name, bool(row[1]))
+            return self.user(name)
+        return User(name, bool(row[1]), _generation(row[0]))
 
     # -- rate limits -------------------------------------------------------------------------------
 

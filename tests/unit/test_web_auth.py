@@ -130,6 +130,15 @@ def test_a_removed_account_is_out_at_once(h: Harness, client: FlaskClient) -> No
     assert client.get("/api/agents").status_code == 401
 
 
+def test_a_new_password_ends_older_logins(h: Harness) -> None:
+    old, other = client_as(h, BOB), client_as(h, CAROL)
+    store_of(h).set_password("bob", "bob-new-password-1")
+    assert old.get("/api/agents").status_code == 401
+    assert other.get("/api/agents").status_code == 200
+    login(old, ("bob", "bob-new-password-1"))
+    assert old.get("/api/agents").status_code == 200
+
+
 @pytest.mark.parametrize(
     ("body", "status", "field"),
     [
