@@ -10,7 +10,7 @@ ifeq ($(filter $(MODE),native compose),)
 $(error MODE must be native or compose, not '$(MODE)')
 endif
 
-.PHONY: user-add user-passwd user-remove users help up down status logs restart rooms smoke probe test test-unit test-stack lint bench chaos deploy backup restore clean clean-data
+.PHONY: user-add user-passwd user-remove users help up down config status logs restart rooms smoke probe test test-unit test-stack lint bench chaos deploy backup restore clean clean-data
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -28,6 +28,9 @@ ifeq ($(MODE),compose)
 else
 	@if [ -x $(PY) ]; then $(PY) -m services.stack down; else echo "The stack is not installed."; fi
 endif
+
+config: ## every effective setting and where it comes from (default, .env, environment, secrets file)
+	@if [ -x $(PY) ]; then $(PY) -m services.stack config; else echo "The stack is not installed: run 'make up' first."; exit 1; fi
 
 status: ## service, pid, port, health, uptime
 ifeq ($(MODE),compose)

@@ -15,6 +15,7 @@ cmd_up() {
   step "Building our image (agent, web, recovery${COMPOSE_PROFILES:+; profiles: $COMPOSE_PROFILES})"
   compose build || die "the image did not build: see the output above"
   step "Starting the containers and waiting until every one is healthy"
+  info "compose recreates exactly the containers whose settings or image changed; the others keep running"
   if ! compose up --detach --remove-orphans --wait --wait-timeout "${STACK_HEALTH_TIMEOUT:-600}"; then
     compose ps --all
     die "some containers are not healthy: 'scripts/compose.sh logs SERVICE' shows why"

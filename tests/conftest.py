@@ -34,14 +34,18 @@ def stack() -> Iterator[Settings]:
     settings = get_settings()
     started_here = not Supervisor(settings).running()
     if started_here or not _all_healthy(settings):
-        result = subprocess.run(["bash", str(ROOT / "scripts" / "up.sh")], cwd=ROOT, check=False)
+        result = subprocess.run(["bash", str(ROOT / "scripts" / "up.sh")], cwd=ROOT, check=False, timeout=1800)
         if result.returncode != 0:
             if started_here:
-                subprocess.run([str(ROOT / ".stack/venv/bin/python"), "-m", "services.stack", "down"], cwd=ROOT)
+                subprocess.run(
+                    [str(ROOT / ".stack/venv/bin/python"), "-m", "services.stack", "down"], cwd=ROOT, timeout=1800
+                )
             pytest.fail("the native stack did not start (see the output of scripts/up.sh above)")
     yield settings
     if started_here:
-        subprocess.run([str(ROOT / ".stack/venv/bin/python"), "-m", "services.stack", "down"], cwd=ROOT, check=False)
+        subprocess.run(
+            [str(ROOT / ".stack/venv/bin/python"), "-m", "services.stack", "down"], cwd=ROOT, check=False, timeout=1800
+        )
 
 
 # Tests run unit first, then against the running stack, then the ones that stop and restart it, and the

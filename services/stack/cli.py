@@ -12,7 +12,9 @@ from collections.abc import Callable
 from services.shared.letta_agents import ModelNotFound, ensure_default_agent
 from services.shared.settings import Settings, load_settings_or_exit
 from services.stack import database
+from services.stack.applied import AppliedStore, Change, fingerprint, pending_changes
 from services.stack.dev_secrets import ensure_dev_secrets
+from services.stack.effective import effective_settings, env_file_problems, format_table
 from services.stack.health import port_in_use, probe, wait_for
 from services.stack.programs import Program, programs
 from services.stack.render import render_all
@@ -96,8 +98,16 @@ def cmd_up(settings: Settings) -> int:
         say("==> Preparing PostgreSQL data")
         database.init_postgres(settings)
         render_all(settings, progs)
+        rows = effective_settings(settings)
+        store = AppliedStore(settings.stack.run_dir)
+        restarts: dict[str, Change] = {}
         if sup.running():
-            sup.reload_config()
+            running = {name for name, proc in sup.info().items() if proc.state == "RUNNING"}
+            reloaded = sup.reload_config()
+            restarts = {c.program: c for c in pending_changes(store, [p.name for p in progs], rows, running)}
+            for name in reloaded:
+                if name in running and name not in restarts:
+                    restarts[name] = Change(name, ["(its command or environment)"])
         else:
             say("==> Starting supervisord")
             sup.launch()
@@ -105,6 +115,10 @@ def cmd_up(settings: Settings) -> int:
                 raise StackError("supervisord did not start: see .stack/logs/supervisord.log")
         for stage in sorted({p.stage for p in progs}):
             group = [p for p in progs if p.stage == stage]
+            for prog in group:
+                if prog.name in restarts:
+                    say(f"==> Restarting {prog.name}: changed {', '.join(restarts[prog.name].settings)}")
+                    sup.stop(prog.name)
             say(f"==> Starting {', '.join(p.name for p in group)}")
             if stage == 1:
                 database.ensure_database(settings)
@@ -112,6 +126,8 @@ def cmd_up(settings: Settings) -> int:
             for prog in group:
                 sup.start(prog.name)
             wait_healthy(settings, sup, group)
+            for prog in group:
+                store.save(prog.name, fingerprint(prog.name, rows))
             if stage == 1:
                 say("==> Default Letta agent")
                 say(f"    {ensure_default_agent(settings)}")
@@ -126,6 +142,10 @@ def cmd_up(settings: Settings) -> int:
             say(f"--- last lines of .stack/logs/{name}.log ---\n{log_tail(settings, name)}")
         say("The stack is partly started: 'make down' stops it, 'make logs s=NAME' shows a log.")
         return 1
+    if restarts:
+        say(f"\nRestarted for changed settings: {', '.join(restarts)}.")
+    elif sup.running():
+        say("\nNo setting changed since the services started: nothing restarted.")
     say(f"\nAll services healthy in {time.monotonic() - begun:.1f}s.\n")
     print_table(settings, progs, sup)
     print_model_notice(settings)
@@ -221,7 +241,23 @@ def cmd_restart(settings: Settings, name: str) -> int:
     except StackError as error:
         say(f"error: {error}\n{log_tail(settings, name)}")
         return 1
+    AppliedStore(settings.stack.run_dir).save(name, fingerprint(name, effective_settings(settings)))
     return 0
+
+
+def cmd_check(settings: Settings) -> int:
+    """Valid values (checked on load) and no line in .env that the stack does not know."""
+    problems = env_file_problems(settings)
+    for problem in problems:
+        say(f"error: invalid setting: {problem}")
+    return 2 if problems else 0
+
+
+def cmd_config(settings: Settings) -> int:
+    """Every effective setting with its source; secrets masked."""
+    status = cmd_check(settings)
+    say(format_table(effective_settings(settings)))
+    return status
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -236,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     restart = sub.add_parser("restart", help="restart one service and wait until healthy")
     restart.add_argument("name")
     sub.add_parser("check", help="validate the settings and exit")
+    sub.add_parser("config", help="every effective setting, where its value comes from (secrets masked)")
     args = parser.parse_args(argv)
     if args.command in ("up", "check") and ensure_dev_secrets():
         say("generated secrets for the native stack (LiveKit API, login cookies) in .stack/secrets.env")
@@ -246,7 +283,8 @@ def main(argv: list[str] | None = None) -> int:
         "status": lambda: cmd_status(settings),
         "logs": lambda: cmd_logs(settings, args.name, args.follow),
         "restart": lambda: cmd_restart(settings, args.name),
-        "check": lambda: 0,
+        "check": lambda: cmd_check(settings),
+        "config": lambda: cmd_config(settings),
     }
     return actions[args.command]()
 

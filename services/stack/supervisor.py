@@ -44,14 +44,15 @@ class Supervisor:
         conf = self.settings.stack.run_dir / "supervisord.conf"
         subprocess.run([venv_bin(self.settings, "supervisord"), "-c", str(conf)], check=True)
 
-    def reload_config(self) -> None:
-        """Pick up a re-rendered config (added, changed or removed programs)."""
+    def reload_config(self) -> list[str]:
+        """Pick up a re-rendered config (added, changed or removed programs); the changed ones were stopped."""
         added, changed, removed = self._rpc.supervisor.reloadConfig()[0]
         for name in changed + removed:
             self._stop_quietly(name)
             self._rpc.supervisor.removeProcessGroup(name)
         for name in added + changed:
             self._rpc.supervisor.addProcessGroup(name)
+        return list(changed)
 
     def start(self, name: str) -> None:
         try:

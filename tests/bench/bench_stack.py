@@ -31,7 +31,7 @@ def tree_rss_mb(pid: int) -> float:
 
 def run_make(target: str) -> float:
     started = time.monotonic()
-    subprocess.run(["make", target], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["make", target], cwd=ROOT, check=True, stdout=subprocess.DEVNULL, timeout=900)
     return time.monotonic() - started
 
 

@@ -38,7 +38,7 @@ def bench_connect(settings: Settings, runs: int = 20) -> Section:
     created.raise_for_status()
     agent = created.json()
     wav = Path(tempfile.mkdtemp()) / "silence.wav"
-    subprocess.run(["espeak-ng", "-w", str(wav), " "], check=True)
+    subprocess.run(["espeak-ng", "-w", str(wav), " "], check=True, timeout=60)
     results: list[tuple[float, str]] = []
     phases: list[tuple[float, float]] = []
     try:

@@ -48,7 +48,7 @@ def join_link(base_url: str, session: dict[str, Any]) -> str:
 @pytest.fixture(scope="session")
 def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("speech") / "hello.wav"
-    subprocess.run(["espeak-ng", "-w", str(path), "Hello. My name is Ada. How are you today?"], check=True)
+    subprocess.run(["espeak-ng", "-w", str(path), "Hello. My name is Ada. How are you today?"], check=True, timeout=60)
     return path
 
 

@@ -73,10 +73,11 @@ def test_word_told_before_restart_is_recalled_after(stack: Settings, chaos_figur
                 cwd=ROOT,
                 capture_output=True,
                 text=True,
+                timeout=600,
             )
             assert down.returncode == 0, down.stdout + down.stderr
             stopped = time.monotonic()
-            up = subprocess.run(["bash", "scripts/up.sh"], cwd=ROOT, capture_output=True, text=True)
+            up = subprocess.run(["bash", "scripts/up.sh"], cwd=ROOT, capture_output=True, text=True, timeout=600)
             assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-2000:]
             back = time.monotonic()
             seen.clear()

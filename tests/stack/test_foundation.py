@@ -38,6 +38,7 @@ def test_status_lists_every_service_healthy(stack: Settings) -> None:
         capture_output=True,
         text=True,
         check=True,
+        timeout=60,
     ).stdout
     for prog in programs(stack):
         line = next((ln for ln in out.splitlines() if ln.startswith(prog.name + " ")), "")

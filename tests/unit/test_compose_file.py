@@ -161,6 +161,7 @@ def test_docker_compose_accepts_the_file_with_every_profile(tmp_path: Path) -> N
         capture_output=True,
         text=True,
         check=False,
+        timeout=300,
     )
     assert binary.returncode == 0, binary.stderr
     env_file = tmp_path / "test.env"
@@ -182,6 +183,7 @@ def test_docker_compose_accepts_the_file_with_every_profile(tmp_path: Path) -> N
             capture_output=True,
             text=True,
             check=False,
+            timeout=300,
         )
         assert result.returncode == 0, f"profiles {profiles}: {result.stderr}"
 

@@ -90,6 +90,7 @@ def test_compose_profiles_follow_the_settings(extra: dict[str, str], tmp_path: P
         capture_output=True,
         text=True,
         check=False,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     settings = Settings(

@@ -119,6 +119,7 @@ def test_missing_arguments_are_named(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         check=False,
+        timeout=120,
     )
     assert result.returncode != 0 and "DOMAIN is required" in result.stderr
     bad = deploy(tmp_path / "h", tmp_path, "--no-start", "DOMAIN=https://x")
@@ -127,7 +128,7 @@ def test_missing_arguments_are_named(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(
     shutil.which("docker") is not None
-    and subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0,
+    and subprocess.run(["docker", "info"], capture_output=True, check=False, timeout=120).returncode == 0,
     reason="a Docker engine answers here: the check would pass and the stack would really start",
 )
 def test_without_a_docker_engine_the_host_check_stops_with_what_to_do(tmp_path: Path) -> None:

@@ -1,0 +1,90 @@
+"""What each running program was started with, and which programs a settings change must restart.
+
+`make up` records a fingerprint per program (the hash of every setting it reads) when it starts it; the next
+`make up` compares and restarts exactly the programs whose settings changed. Only hashes are stored.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from services.stack.effective import Effective
+
+# Which settings sections each program reads. A section not named here (a new one) counts as read by every
+# Python program of ours, so a new setting restarts too much rather than too little.
+READS: dict[str, frozenset[str]] = {
+    "postgres": frozenset({"stack", "postgres"}),
+    "livekit": frozenset({"stack", "livekit", "recovery"}),  # recovery: the webhook URL's port
+    "llm": frozenset({"stack", "llm"}),
+    "embeddings": frozenset({"stack", "embeddings"}),
+    "letta": frozenset({"stack", "letta", "postgres", "llm", "embeddings"}),
+    "agent": frozenset({"stack", "agent", "livekit", "letta", "llm", "recovery"}),
+    "web": frozenset({"stack", "web", "livekit", "letta", "agent", "recovery", "llm", "deploy"}),
+    "recovery": frozenset({"stack", "recovery", "livekit", "agent", "letta"}),
+}
+OUR_PYTHON_PROGRAMS = frozenset({"agent", "web", "recovery", "llm"})
+ALL_KNOWN_SECTIONS = frozenset().union(*READS.values())
+
+
+def reads(program: str, section: str) -> bool:
+    if section not in ALL_KNOWN_SECTIONS:
+        return program in OUR_PYTHON_PROGRAMS
+    return section in READS.get(program, frozenset())
+
+
+def fingerprint(program: str, rows: list[Effective]) -> dict[str, str]:
+    """{setting name: sha256 of its value} for the settings this program reads."""
+    return {r.name: r.digest for r in rows if reads(program, r.section)}
+
+
+def changed_names(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    """Names (never values) of the settings that differ, were added or were removed."""
+    return sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
+
+
+@dataclass(frozen=True)
+class Change:
+    program: str
+    settings: list[str]
+
+
+class AppliedStore:
+    """One private JSON file per program under the run folder."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.folder = run_dir / "applied"
+
+    def _path(self, program: str) -> Path:
+        return self.folder / f"{program}.json"
+
+    def load(self, program: str) -> dict[str, str] | None:
+        try:
+            data = json.loads(self._path(program).read_text())
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def save(self, program: str, prints: dict[str, str]) -> None:
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = self._path(program)
+        path.touch(mode=0o600, exist_ok=True)
+        path.write_text(json.dumps(prints, sort_keys=True))
+
+    def forget(self) -> None:
+        for path in self.folder.glob("*.json"):
+            path.unlink(missing_ok=True)
+
+
+def pending_changes(store: AppliedStore, programs: list[str], rows: list[Effective], running: set[str]) -> list[Change]:
+    """The running programs whose recorded settings differ from the effective ones (unknown record: no change)."""
+    out = []
+    for program in programs:
+        before = store.load(program)
+        if program not in running or before is None:
+            continue
+        names = changed_names(before, fingerprint(program, rows))
+        if names:
+            out.append(Change(program, names))
+    return out

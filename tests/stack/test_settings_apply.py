@@ -1,0 +1,113 @@
+"""`make up` applies a changed setting: it restarts exactly the services that read it, and names the setting.
+
+These tests edit the project's .env (restored afterwards, with a final `make up` that applies the original).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from services.shared.settings import ENV_FILE, Settings
+from services.stack.supervisor import Supervisor
+
+pytestmark = pytest.mark.lifecycle
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def make_up() -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", "scripts/up.sh"], cwd=ROOT, capture_output=True, text=True, check=False, timeout=600)
+
+
+def get_json(url: str) -> dict[str, object]:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.loads(response.read())
+
+
+def pids(settings: Settings) -> dict[str, int]:
+    return {name: proc.pid for name, proc in Supervisor(settings).info().items()}
+
+
+@pytest.fixture
+def env_file(stack: Settings) -> Iterator[Path]:
+    """The project's .env; whatever the test writes, the original comes back and is applied."""
+    original = ENV_FILE.read_text() if ENV_FILE.exists() else None
+    yield ENV_FILE
+    if original is None:
+        ENV_FILE.unlink(missing_ok=True)
+    else:
+        ENV_FILE.write_text(original)
+    restored = make_up()
+    assert restored.returncode == 0, restored.stdout[-3000:]
+
+
+def add_lines(path: Path, *lines: str) -> None:
+    before = path.read_text() if path.exists() else ""
+    path.write_text(before + ("" if before.endswith("\n") or not before else "\n") + "\n".join(lines) + "\n")
+
+
+def test_changed_settings_restart_exactly_their_services(stack: Settings, env_file: Path) -> None:
+    quiet = make_up()
+    assert quiet.returncode == 0, quiet.stdout[-3000:]
+    before = pids(stack)
+    again = make_up()
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert "nothing restarted" in again.stdout
+    assert pids(stack) == before, "an unchanged 'make up' restarted a service"
+
+    add_lines(env_file, "WEB_TOKEN_TTL=301", "AGENT_DISPATCH=automatic")
+    changed = make_up()
+    assert changed.returncode == 0, changed.stdout[-3000:]
+    after = pids(stack)
+    restarted = {name for name in before if after.get(name) != before[name]}
+    assert restarted == {"agent", "web", "recovery"}, changed.stdout[-3000:]
+    assert "WEB_TOKEN_TTL" in changed.stdout and "AGENT_DISPATCH" in changed.stdout
+    assert "301" not in changed.stdout.replace("WEB_TOKEN_TTL", ""), "values are not printed"
+    assert get_json(f"{stack.web.base_url}/api/config")["token_ttl"] == 301, "the web service runs the new value"
+    worker = get_json(f"http://127.0.0.1:{stack.agent.port}/worker")
+    assert worker["agent_name"] == "", "the worker registered for automatic dispatch"
+
+
+def test_an_unknown_setting_is_named_and_nothing_restarts(stack: Settings, env_file: Path) -> None:
+    before = pids(stack)
+    add_lines(env_file, "WEB_TOKEN_TL=300")
+    refused = make_up()
+    assert refused.returncode == 2, refused.stdout[-3000:]
+    assert "unknown setting WEB_TOKEN_TL" in refused.stdout + refused.stderr
+    config = subprocess.run(
+        [str(stack.stack.dir / "venv/bin/python"), "-m", "services.stack", "config"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert config.returncode == 2 and "WEB_TOKEN_TL" in config.stdout
+    assert pids(stack) == before, "a refused 'make up' touched a running service"
+
+
+def test_make_config_masks_every_secret_and_names_sources(stack: Settings) -> None:
+    from services.stack.effective import effective_settings
+
+    config = subprocess.run(
+        [str(stack.stack.dir / "venv/bin/python"), "-m", "services.stack", "config"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert config.returncode == 0, config.stdout + config.stderr
+    rows = effective_settings(stack)
+    secrets = [r for r in rows if r.secret and len(r.value) >= 6]
+    assert any(r.name == "LIVEKIT_API_SECRET" for r in secrets), "the stack has a real LiveKit secret to hide"
+    for row in secrets:
+        assert row.value not in config.stdout, f"{row.name}'s value is printed by make config"
+    lines = {line.split()[0]: line.split()[1:] for line in config.stdout.splitlines()[1:] if line.strip()}
+    for row in rows:
+        assert " ".join(lines[row.name]).startswith(row.source.value), f"{row.name}: source not named"
