@@ -17,6 +17,7 @@ from flask.typing import ResponseReturnValue
 
 from services.shared.ownership import ANONYMOUS_ADMIN, Principal
 from services.shared.settings import Settings
+from services.web.blueprints.common import json_body, settings
 from services.web.errors import ApiError
 from services.web.schemas import Login, parse_body
 from services.web.store import Store
@@ -90,13 +91,11 @@ def install_login_guard(app: Flask, settings: Settings) -> None:
 @bp.post("/login")
 def login() -> ResponseReturnValue:
     """{name, password} → a session cookie; 400 names a malformed field, 401 a wrong one, 429 too many."""
-    from services.web.blueprints.common import json_body
-
     if not current_app.extensions["auth_required"]:
         raise ApiError(404, "logins are off on this server (WEB_AUTH)", "login")
     body = parse_body(Login, json_body())
     keys = [f"login:user:{body.name}", f"login:addr:{client_address()}"]
-    limit = settings_of_app().web.login_failures
+    limit = settings().web.login_failures
     wait = max(
         store().blocked(keys[:1], limit, FAILURE_WINDOW_S),
         store().blocked(keys[1:], limit * ADDRESS_FACTOR, FAILURE_WINDOW_S),
@@ -135,7 +134,3 @@ def me() -> ResponseReturnValue:
         raise ApiError(401, "log in first", "login")
     who = current_user()
     return jsonify({"user": who.name or None, "admin": who.admin, "auth": required})
-
-
-def settings_of_app() -> Settings:
-    return current_app.extensions["lvs_settings"]
