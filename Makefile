@@ -10,7 +10,7 @@ ifeq ($(filter $(MODE),native compose),)
 $(error MODE must be native or compose, not '$(MODE)')
 endif
 
-.PHONY: help up down config status logs restart rooms smoke probe test test-unit test-stack lint bench chaos deploy backup restore clean clean-data
+.PHONY: user-add user-passwd user-remove users help up down config status logs restart rooms smoke probe test test-unit test-stack lint bench chaos deploy backup restore clean clean-data
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -48,6 +48,22 @@ endif
 
 restart: ## restart one service: make restart s=agent
 	@$(PY) -m services.stack restart $(s)
+
+user-add: ## add a web account: make user-add NAME=ann (ADMIN=1 for an admin); asks for the password
+ifeq ($(MODE),compose)
+	@bash scripts/compose.sh users add "$(NAME)" $(if $(ADMIN),--admin,)
+else
+	@$(PY) -m services.web.users add "$(NAME)" $(if $(ADMIN),--admin,)
+endif
+
+user-passwd: ## change a web account's password: make user-passwd NAME=ann
+	@$(PY) -m services.web.users passwd "$(NAME)"
+
+user-remove: ## remove a web account: make user-remove NAME=ann
+	@$(PY) -m services.web.users remove "$(NAME)"
+
+users: ## list the web accounts
+	@$(PY) -m services.web.users list
 
 rooms: ## list LiveKit rooms and participants
 	@bash scripts/inspect-rooms

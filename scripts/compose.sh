@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The stack in containers (compose.yaml): what `make up|down|status|logs|smoke` run in compose mode.
-#   scripts/compose.sh up | down | status | logs [SERVICE] [--follow] | smoke [ARGS] | config
+#   scripts/compose.sh up | down | status | logs [SERVICE] [--follow] | smoke [ARGS] | users ARGS | config
 # Profiles come from the settings: local-models unless a cloud LLM is configured, tls when DEPLOY_DOMAIN
 # is set. Data lives in named volumes; `down` never removes them.
 source "$(dirname "$0")/compose-lib.sh"
@@ -23,6 +23,8 @@ cmd_up() {
   compose ps
   step "Default Letta agent"
   compose exec -T web python -m services.deploy.default_agent || die "could not prepare the default agent"
+  step "Web accounts"
+  compose exec -T web python -m services.web.users ensure-owner || die "could not create the owner account"
   local domain; domain="$(env_get DEPLOY_DOMAIN)"
   if [[ -n "$domain" ]]; then
     done_ "the page: https://$domain/"
@@ -65,6 +67,11 @@ cmd_smoke() {
     --volume "$ROOT/tests:/app/tests:ro" web python -m tests.smoke "$@"
 }
 
+cmd_users() {
+  require_compose
+  compose exec web python -m services.web.users "$@"
+}
+
 cmd_config() {
   COMPOSE_PROFILES="$(compose_profiles)" compose config --quiet && done_ "compose.yaml is valid"
 }
@@ -75,6 +82,7 @@ case "${1:-}" in
   status) cmd_status ;;
   logs) shift; cmd_logs "$@" ;;
   smoke) shift; cmd_smoke "$@" ;;
+  users) shift; cmd_users "$@" ;;
   config) cmd_config ;;
   *) usage ;;
 esac

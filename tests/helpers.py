@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from services.shared.settings import Settings
@@ -58,3 +60,17 @@ def eventually(condition: Callable[[], T], timeout: float, interval: float = 0.2
             last_error = error
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}" + (f": {last_error!r}" if last_error else ""))
+
+
+@contextmanager
+def web_account(settings: Settings, prefix: str = "test", admin: bool = False) -> Iterator[tuple[str, str]]:
+    """A throwaway web account (name, password) in the stack's own store, removed afterwards."""
+    from services.web.store import Store
+
+    store = Store.for_settings(settings)
+    name, password = f"{prefix}-{secrets.token_hex(4)}", secrets.token_urlsafe(16)
+    store.add_user(name, password, admin=admin)
+    try:
+        yield name, password
+    finally:
+        store.remove_user(name)

@@ -12,6 +12,7 @@ from livekit.agents import llm
 from livekit.plugins import openai
 
 from services.shared.letta import letta_client
+from services.shared.ownership import owner_from_tags
 from services.shared.settings import Settings
 
 log = logging.getLogger("lvs.agent.brain")
@@ -53,6 +54,7 @@ class AgentLookup:
     result: Lookup
     name: str | None = None
     detail: str = ""
+    owner: str | None = None  # the lvs-owner tag's user; None: the admins' agent
 
 
 def classify_lookup_error(exc: Exception) -> AgentLookup:
@@ -70,14 +72,15 @@ def classify_lookup_error(exc: Exception) -> AgentLookup:
 async def lookup_agent(settings: Settings, letta_agent_id: str, timeout: float = 8.0) -> AgentLookup:
     """Ask Letta whether the agent exists (letta-client, in a thread)."""
 
-    def _retrieve() -> str | None:
+    def _retrieve() -> tuple[str | None, str | None]:
         client = letta_client(settings, timeout=timeout)
-        return client.agents.retrieve(letta_agent_id).name
+        agent = client.agents.retrieve(letta_agent_id, include=["agent.tags"])
+        return agent.name, owner_from_tags(getattr(agent, "tags", None))
 
     try:
-        name = await asyncio.wait_for(asyncio.to_thread(_retrieve), timeout + 1)
+        name, owner = await asyncio.wait_for(asyncio.to_thread(_retrieve), timeout + 1)
     except Exception as exc:
         found = classify_lookup_error(exc)
         log.warning("Letta agent lookup failed", extra={"result": found.result, "detail": found.detail})
         return found
-    return AgentLookup(Lookup.FOUND, name=name)
+    return AgentLookup(Lookup.FOUND, name=name, owner=owner)

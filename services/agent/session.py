@@ -19,15 +19,25 @@ from services.agent.brain import Lookup, lookup_agent
 from services.agent.policy import MetadataError, parse_dispatch_metadata, parse_switch_request
 from services.agent.presence import HumanView, IdleTimer, choose_link
 from services.agent.providers import build_stt, build_tts, plan_speech
+from services.agent.switching import Gate, live_elsewhere, set_room_agent, switch_refusal
 from services.agent.voice import NOT_FOUND, SWITCH_FAILED, LettaVoiceAgent, switched_to
-from services.shared.livekit import HEARTBEAT_ATTRIBUTE, LETTA_AGENT_ATTRIBUTE, LISTENING_TO_ATTRIBUTE
+from services.shared.livekit import (
+    HEARTBEAT_ATTRIBUTE,
+    LETTA_AGENT_ATTRIBUTE,
+    LISTENING_TO_ATTRIBUTE,
+    parse_room_metadata,
+)
 from services.shared.logging import bind_context
+from services.shared.ownership import principal_from_metadata
 from services.shared.settings import Settings, STTProvider, get_settings
 
 log = logging.getLogger("lvs.agent.session")
 
 SWITCH_TOPIC = "lvs.switch-agent"
 SUBSCRIBE_WAIT_S = 5.0
+SWITCH_INTERVAL_S = 1.0  # per participant: at most one Letta lookup a second, whatever they send
+CHAT_INTERVAL_S = 1.0
+DEFAULT_TEXT_INPUT = room_io.TextInputOptions().text_input_cb
 NEVER = 1_000_000  # consecutive unrecoverable errors before livekit-agents would close the session
 
 
@@ -94,6 +104,8 @@ class VoiceJob:
         self.idle = IdleTimer(settings.agent.idle_timeout, lambda: bool(self.humans()), self._leave_idle)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._announced_sid = ""
+        self.switch_gate = Gate(SWITCH_INTERVAL_S)
+        self.chat_gate = Gate(CHAT_INTERVAL_S)
 
     # -- presence ---------------------------------------------------------------------------------
 
@@ -220,16 +232,32 @@ class VoiceJob:
 
         def on_data(packet: rtc.DataPacket) -> None:
             if packet.topic == SWITCH_TOPIC:
-                self._spawn(self.switch(packet.data), "switch_agent")
-
-        async def read_stream(reader: rtc.TextStreamReader) -> None:
-            await self.switch(await reader.read_all())
+                sender = packet.participant.identity if packet.participant else ""
+                self._gated_switch(sender, packet.data)
 
         def on_stream(reader: rtc.TextStreamReader, participant_identity: str) -> None:
-            self._spawn(read_stream(reader), "switch_agent_stream")
+            async def read() -> None:
+                payload = await reader.read_all()
+                self._gated_switch(participant_identity, payload)
+
+            self._spawn(read(), "switch_agent_stream")
 
         room.on("data_received", on_data)
         room.register_text_stream_handler(SWITCH_TOPIC, on_stream)
+
+    def _gated_switch(self, sender: str, payload: str | bytes) -> None:
+        """One switch per participant per second, none while theirs runs: a flood costs one lookup."""
+        if not self.switch_gate.enter(sender):
+            metrics.FAULTS.labels(kind="switch_dropped").inc()
+            return
+
+        async def run() -> None:
+            try:
+                await self.switch(payload)
+            finally:
+                self.switch_gate.leave(sender)
+
+        self._spawn(run(), "switch_agent")
 
     async def switch(self, payload: str | bytes) -> None:
         try:
@@ -243,10 +271,30 @@ class VoiceJob:
             log.warning("switch refused", extra={"new_letta_agent_id": new_id, "result": found.result})
             self.session.say(SWITCH_FAILED)
             return
+        room = self.ctx.room
+        who = principal_from_metadata(parse_room_metadata(room.metadata))
+        elsewhere = await live_elsewhere(self.settings, new_id, room.name)
+        refusal = switch_refusal(found.owner, who, elsewhere)
+        if refusal is not None:
+            log.warning("switch refused", extra={"new_letta_agent_id": new_id, "result": refusal})
+            self.session.say(SWITCH_FAILED)
+            return
         bind_context(letta_agent_id=new_id)
         log.info("switching Letta agent", extra={"letta_agent_id": new_id})
-        await self.ctx.room.local_participant.set_attributes({LETTA_AGENT_ATTRIBUTE: new_id})
+        await set_room_agent(self.settings, room.name, room.metadata, new_id)
+        await room.local_participant.set_attributes({LETTA_AGENT_ATTRIBUTE: new_id})
         self.session.update_agent(LettaVoiceAgent(self.settings, new_id, announce=switched_to(found.name)))
+
+    async def on_text(self, session: AgentSession, ev: room_io.TextInputEvent) -> None:
+        """Typed chat, at most one turn per participant per second (the rest is dropped, not queued)."""
+        sender = ev.participant.identity if ev.participant else ""
+        if not self.chat_gate.enter(sender):
+            metrics.FAULTS.labels(kind="chat_dropped").inc()
+            return
+        try:
+            await DEFAULT_TEXT_INPUT(session, ev)
+        finally:
+            self.chat_gate.leave(sender)
 
     # -- run ----------------------------------------------------------------------------------------
 
@@ -262,7 +310,9 @@ class VoiceJob:
                 log.warning("nobody subscribed to the agent audio in time")
 
     def room_options(self) -> room_io.RoomOptions:
-        return room_io.RoomOptions(close_on_disconnect=False)
+        return room_io.RoomOptions(
+            close_on_disconnect=False, text_input=room_io.TextInputOptions(text_input_cb=self.on_text)
+        )
 
     async def run_not_found(self, reason: str) -> None:
         """Join, tell the human the assistant cannot be found, and leave."""

@@ -12,6 +12,7 @@ from typing import Any
 from letta_client import Letta
 
 from services.shared.letta import letta_client
+from services.shared.ownership import owner_tag
 from services.shared.settings import Settings
 
 VOICE_TAG = "lvs-voice"
@@ -56,8 +57,13 @@ def embedding_config(settings: Settings) -> dict[str, Any]:
     }
 
 
-def create_voice_agent(client: Letta, settings: Settings, name: str, persona: str, human: str) -> Any:
-    """A Letta agent tuned for short spoken replies, with persona and human memory blocks."""
+def create_voice_agent(
+    client: Letta, settings: Settings, name: str, persona: str, human: str, owner: str | None = None
+) -> Any:
+    """A Letta agent tuned for short spoken replies, with persona and human memory blocks.
+
+    ``owner`` tags it as that user's (services/shared/ownership.py); untagged agents are the admins'.
+    """
     return client.agents.create(
         name=name,
         agent_type="letta_v1_agent",
@@ -67,7 +73,7 @@ def create_voice_agent(client: Letta, settings: Settings, name: str, persona: st
         context_window_limit=settings.llm.context_window,
         max_tokens=settings.llm.max_output_tokens,
         message_buffer_autoclear=fresh_context_each_turn(settings),
-        tags=[VOICE_TAG],
+        tags=[VOICE_TAG, owner_tag(owner)] if owner else [VOICE_TAG],
     )
 
 

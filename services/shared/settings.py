@@ -15,7 +15,7 @@ from typing import Annotated
 from urllib.parse import urlparse
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV_FILE = ROOT / ".env"
@@ -311,6 +311,16 @@ class AgentSettings(BaseSettings):
         return self.metrics_port + 100 * instance
 
 
+class AuthMode(StrEnum):
+    AUTO = "auto"
+    ON = "on"
+    OFF = "off"
+
+
+# Account names: what the login form, the CLI and the Letta owner tag accept.
+USER_NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,31}$"
+
+
 class WebSettings(BaseSettings):
     """The Flask web service and page."""
 
@@ -325,9 +335,59 @@ class WebSettings(BaseSettings):
     session_grace: float = Field(
         default=30.0, ge=0, description="Seconds a new session counts as live before anyone joins it."
     )
-    trusted_proxies: int = Field(
-        default=0, ge=0, le=5, description="Reverse proxies in front (X-Forwarded-For hops to trust)."
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Addresses/networks of reverse proxies whose X-Forwarded-For is honoured (comma-separated).",
     )
+    auth: AuthMode = Field(
+        default=AuthMode.AUTO, description="Login required: auto (when reachable from other machines), on, off."
+    )
+    secret_key: SecretStr | None = Field(
+        default=None, description="Signs login cookies (32+ bytes); `make up` generates one into .stack/secrets.env."
+    )
+    login_hours: float = Field(default=12.0, gt=0, le=720, description="Hours a login lasts.")
+    owner_name: str = Field(default="owner", pattern=USER_NAME_PATTERN, description="First (admin) account.")
+    owner_password: SecretStr | None = Field(
+        default=None, description="Its password on first start (default: generated and printed once)."
+    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Extra Host names the page answers to (comma-separated); loopback, IPs, DEPLOY_DOMAIN always.",
+    )
+    login_failures: int = Field(
+        default=5, ge=1, description="Failed logins per account (and 4x per address) per 5 minutes."
+    )
+    agents_per_hour: int = Field(default=60, ge=1, description="Agents one user or address may create per hour.")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network (e.g. 127.0.0.1, 10.0.0.0/8)") from None
+        return value
+
+    @field_validator("trusted_proxies", "allowed_hosts", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _grace_within_token_life(self) -> WebSettings:
+        # An unjoined room counts as live for the grace; past it a newer session deletes the room, so
+        # its token (valid WEB_TOKEN_TTL) opens nothing. A grace longer than the token's life makes no sense.
+        if self.session_grace > self.token_ttl:
+            raise ValueError("WEB_SESSION_GRACE must not exceed WEB_TOKEN_TTL")
+        return self
 
     @property
     def base_url(self) -> str:
@@ -424,6 +484,18 @@ class Settings(BaseSettings):
                 f"LIVEKIT_API_SECRET must be at least {MIN_SECRET_BYTES} bytes when binding to {exposed[0]}"
             )
         return self
+
+    @property
+    def exposed(self) -> bool:
+        """True when the page may be reached from other machines (a non-loopback bind or a public name)."""
+        return not is_loopback(self.web.bind) or self.deploy.domain is not None
+
+    @property
+    def auth_required(self) -> bool:
+        """Whether every page and API route (but health) needs a logged-in user."""
+        if self.web.auth is AuthMode.AUTO:
+            return self.exposed
+        return self.web.auth is AuthMode.ON
 
     def ports(self) -> dict[str, int]:
         """Every port the native stack listens on, by service."""

@@ -19,6 +19,8 @@ from services.stack.health import port_in_use, probe, wait_for
 from services.stack.programs import Program, programs
 from services.stack.render import render_all
 from services.stack.supervisor import Supervisor
+from services.web.store import Store
+from services.web.users import ensure_owner
 
 LOG_TAIL_LINES = 30
 
@@ -129,6 +131,10 @@ def cmd_up(settings: Settings) -> int:
             if stage == 1:
                 say("==> Default Letta agent")
                 say(f"    {ensure_default_agent(settings)}")
+                say("==> Web accounts")
+                say(f"    {ensure_owner(settings, Store.for_settings(settings))}")
+                logins = "required" if settings.auth_required else "off (loopback; WEB_AUTH=on turns them on)"
+                say(f"    logins: {logins}")
     except (StackError, database.SetupError, ModelNotFound) as error:
         say(f"\nerror: {error}")
         name = _failing_service(error, progs) if isinstance(error, StackError) else None
@@ -276,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("config", help="every effective setting, where its value comes from (secrets masked)")
     args = parser.parse_args(argv)
     if args.command in ("up", "check") and ensure_dev_secrets():
-        say("generated a LiveKit API secret for the native stack in .stack/secrets.env")
+        say("generated secrets for the native stack (LiveKit API, login cookies) in .stack/secrets.env")
     settings = load_settings_or_exit()
     actions: dict[str, Callable[[], int]] = {
         "up": lambda: cmd_up(settings),

@@ -6,17 +6,18 @@ import logging
 import time
 
 from flask import Flask, Response, g, request
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from services.shared.logging import configure_logging
 from services.shared.settings import Settings, get_settings
-from services.web import metrics
+from services.web import auth, metrics
 from services.web.blueprints import agents, health, meta, sessions
+from services.web.clients import client_address, parse_networks
 from services.web.errors import register_error_handlers
 from services.web.letta_gateway import LettaGateway
 from services.web.livekit_gateway import LiveKitGateway
-from services.web.policy import RateLimiter
+from services.web.secret_key import secret_key
 from services.web.security import install_security
+from services.web.store import Store
 
 MAX_BODY_BYTES = 16 * 1024
 access_log = logging.getLogger("services.web.access")
@@ -27,8 +28,9 @@ def create_app(
     livekit: LiveKitGateway | None = None,
     letta: LettaGateway | None = None,
     configure_logs: bool = True,
+    store: Store | None = None,
 ) -> Flask:
-    """The web app. Tests pass their own settings and gateways; gunicorn calls it with none."""
+    """The web app. Tests pass their own settings, gateways and store; gunicorn calls it with none."""
     settings = settings or get_settings()
     if configure_logs:
         configure_logging("web")
@@ -39,16 +41,29 @@ def create_app(
     app.extensions["lvs_settings"] = settings
     app.extensions["livekit"] = livekit or LiveKitGateway(settings)
     app.extensions["letta"] = letta or LettaGateway(settings)
-    app.extensions["rate_limiter"] = RateLimiter(settings.web.sessions_per_minute)
-    if settings.web.trusted_proxies:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.web.trusted_proxies)  # type: ignore[method-assign]
+    app.extensions["store"] = store or Store.for_settings(settings)
+    auth.configure_sessions(app, settings, secret_key(settings))
 
-    for bp in (health.bp, meta.bp, agents.bp, sessions.bp):
+    _install_request_log(app)  # first: its timer and client address are there for every later hook
+    _install_client_address(app, settings)
+    install_security(app, settings)
+    auth.install_login_guard(app, settings)
+    for bp in (health.bp, meta.bp, auth.bp, agents.bp, sessions.bp):
         app.register_blueprint(bp)
     register_error_handlers(app)
-    install_security(app, settings)
-    _install_request_log(app)
     return app
+
+
+def _install_client_address(app: Flask, settings: Settings) -> None:
+    """The client's address and scheme, from X-Forwarded-* only when the peer is a configured proxy."""
+    proxies = parse_networks(settings.web.trusted_proxies)
+
+    @app.before_request
+    def _client() -> None:
+        g.client = client_address(request.remote_addr, request.headers.get("X-Forwarded-For"), proxies)
+        via_proxy = g.client != (request.remote_addr or "unknown")
+        proto = request.headers.get("X-Forwarded-Proto", "").strip().lower()
+        g.https = request.is_secure or (via_proxy and proto == "https")
 
 
 def _install_request_log(app: Flask) -> None:
@@ -61,18 +76,20 @@ def _install_request_log(app: Flask) -> None:
     @app.after_request
     def _done(response: Response) -> Response:
         elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-        route = request.url_rule.rule if request.url_rule else "unmatched"
-        metrics.REQUESTS.labels(route, request.method, str(response.status_code)).inc()
+        route = metrics.route_label(request.url_rule.rule if request.url_rule else None)
+        method, status = metrics.method_label(request.method), metrics.status_label(response.status_code)
+        metrics.REQUESTS.labels(route, method, status).inc()
         metrics.LATENCY.labels(route).observe(elapsed)
         if route not in ("/healthz", "/metrics"):
             access_log.info(
                 "request",
                 extra={
-                    "method": request.method,
-                    "path": request.path,
+                    "method": method,
+                    "path": request.path[:200],
                     "status": response.status_code,
                     "ms": round(elapsed * 1000, 1),
-                    "client": request.remote_addr,
+                    "client": g.get("client", request.remote_addr),
+                    **({"user": g.user.name} if "user" in g else {}),
                     **(
                         {"room": request.view_args["room"]} if request.view_args and "room" in request.view_args else {}
                     ),

@@ -10,6 +10,12 @@ from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
+# (message, field) of the "too large" answers; gunicorn's own are in services/web/gunicorn_errors.py.
+TOO_LARGE = {
+    413: ("request body too large", "body"),
+    414: ("request line too long", "path"),
+    431: ("request headers too large", "headers"),
+}
 
 
 class ApiError(Exception):
@@ -60,10 +66,10 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> ResponseReturnValue:
         status = exc.code or 500
-        message = {413: "request body too large"}.get(status, (exc.name or "error").lower())
+        message, field = TOO_LARGE.get(status, ((exc.name or "error").lower(), None))
         body: dict[str, object] = {"error": message}
-        if status == 413:
-            body["field"] = "body"
+        if field is not None:
+            body["field"] = field
         response = jsonify(body)
         if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
             response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]

@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from services.shared.settings import get_settings
+from services.web import gunicorn_errors
 
 _settings = get_settings()
+gunicorn_errors.install()  # 414/431/400 from gunicorn itself answer JSON, like the app
 # prometheus_client picks multiprocess mode when it is imported, so this must be set before any import
 # of it (in the master, which forks the workers). The folder must match services.web.metrics.metrics_dir.
 _metrics_dir: Path = _settings.stack.run_dir / "web-metrics"

@@ -82,8 +82,8 @@ class LiveKitGateway:
 
         return self._run(call)
 
-    def open_session(self, room: str, letta_agent_id: str) -> None:
-        """Create the room (with our metadata) and dispatch our agent into it."""
+    def open_session(self, room: str, letta_agent_id: str, user: str = "", admin: bool = True) -> None:
+        """Create the room (with our metadata: agent, user) and dispatch our agent into it."""
         lk_settings = self.settings.livekit
         agent = self.settings.agent
 
@@ -91,7 +91,7 @@ class LiveKitGateway:
             await lk.room.create_room(
                 api.CreateRoomRequest(
                     name=room,
-                    metadata=room_metadata(letta_agent_id),
+                    metadata=room_metadata(letta_agent_id, **session_owner(user, admin)),
                     empty_timeout=lk_settings.empty_timeout,
                     departure_timeout=lk_settings.departure_timeout,
                 )
@@ -101,7 +101,7 @@ class LiveKitGateway:
                     api.CreateAgentDispatchRequest(
                         agent_name=agent.name,
                         room=room,
-                        metadata=json.dumps({"letta_agent_id": letta_agent_id}),
+                        metadata=json.dumps({"letta_agent_id": letta_agent_id, **session_owner(user, admin)}),
                     )
                 )
 
@@ -116,12 +116,18 @@ class LiveKitGateway:
         self._run(call)
 
 
+def session_owner(user: str, admin: bool) -> dict[str, object]:
+    """The metadata keys naming a session's user (none when logins are off)."""
+    return {"user": user, "admin": admin} if user else {}
+
+
 def _snapshot(room: api.Room, meta: dict[str, object], people: list[api.ParticipantInfo]) -> RoomSnapshot:
     return RoomSnapshot(
         name=room.name,
         letta_agent_id=str(meta.get("letta_agent_id") or ""),
         ours=meta.get("lvs") is True,
         created_ms=room.creation_time_ms or room.creation_time * 1000,
+        user=str(meta.get("user") or ""),
         participants=tuple(
             ParticipantSnapshot(identity=p.identity, is_agent=p.kind == api.ParticipantInfo.Kind.AGENT) for p in people
         ),

@@ -39,3 +39,21 @@ def render() -> tuple[bytes, str]:
         multiprocess.MultiProcessCollector(registry, path=folder)
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(DEFAULT_REGISTRY), CONTENT_TYPE_LATEST
+
+
+# Fixed label sets: a client cannot make new time series with odd methods, paths or statuses.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER = "other"
+
+
+def method_label(method: str) -> str:
+    return method if method in METHODS else OTHER
+
+
+def route_label(rule: str | None) -> str:
+    """The matched URL rule (a fixed set: the app's routes), or "unmatched"."""
+    return rule if rule is not None else "unmatched"
+
+
+def status_label(status: int) -> str:
+    return str(status) if 100 <= status <= 599 else OTHER

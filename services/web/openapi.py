@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.web.schemas import CreateAgent, CreateSession
+from services.web.schemas import CreateAgent, CreateSession, Login
 
 _ERROR = {
     "type": "object",
@@ -15,6 +15,10 @@ _AGENT = {
     "type": "object",
     "required": ["id", "name", "persona"],
     "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "persona": {"type": "string"}},
+}
+_USER = {
+    "type": "object",
+    "properties": {"user": {"type": ["string", "null"]}, "admin": {"type": "boolean"}, "auth": {"type": "boolean"}},
 }
 _SESSION = {
     "type": "object",
@@ -56,7 +60,12 @@ def openapi_document(room_prefix: str = "lvs-") -> dict[str, Any]:
     ok = {"type": "object", "properties": {"status": {"type": "string"}}}
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Letta Voice Stack web API", "version": "1.0.0"},
+        "info": {
+            "title": "Letta Voice Stack web API",
+            "version": "1.0.0",
+            "description": "With logins on (WEB_AUTH), every route but /healthz, /readyz and /api/login answers "
+            "401 without the session cookie of POST /api/login; a Host not allowed answers 421.",
+        },
         "paths": {
             "/healthz": {"get": {"operationId": "healthz", "responses": {"200": _json(ok, "alive")}}},
             "/readyz": {
@@ -83,6 +92,31 @@ def openapi_document(room_prefix: str = "lvs-") -> dict[str, Any]:
                     "responses": {"200": _json({"type": "object"}, "this document")},
                 }
             },
+            "/api/login": {
+                "post": {
+                    "operationId": "login",
+                    "requestBody": _body(Login),
+                    "responses": {
+                        "200": _json(_USER, "logged in: a session cookie is set"),
+                        "400": _err("invalid input"),
+                        "404": _err("logins are off"),
+                        "401": _err("wrong name or password"),
+                        "403": _err("cross-origin write"),
+                        "413": _err("body too large"),
+                        "415": _err("not JSON"),
+                        "429": _err("too many failed logins"),
+                    },
+                }
+            },
+            "/api/logout": {
+                "post": {"operationId": "logout", "responses": {"200": _json({"type": "object"}, "logged out")}}
+            },
+            "/api/me": {
+                "get": {
+                    "operationId": "me",
+                    "responses": {"200": _json(_USER, "the logged-in user"), "401": _err("not logged in")},
+                }
+            },
             "/api/agents": {
                 "get": {
                     "operationId": "listAgents",
@@ -103,6 +137,7 @@ def openapi_document(room_prefix: str = "lvs-") -> dict[str, Any]:
                         "403": _err("cross-origin write"),
                         "413": _err("body too large"),
                         "415": _err("not JSON"),
+                        "429": _err("rate limited (per user and per address)"),
                         "503": _err("Letta unavailable"),
                     },
                 },
@@ -116,7 +151,7 @@ def openapi_document(room_prefix: str = "lvs-") -> dict[str, Any]:
                         "400": _err("invalid input"),
                         "403": _err("cross-origin write"),
                         "404": _err("unknown agent"),
-                        "409": _err("the agent has a live session (body.room names it)"),
+                        "409": _err("the agent has a live session (body.room names it when it is yours)"),
                         "413": _err("body too large"),
                         "415": _err("not JSON"),
                         "429": _err("rate limited"),
@@ -156,6 +191,7 @@ def openapi_document(room_prefix: str = "lvs-") -> dict[str, Any]:
                 "Error": _ERROR,
                 "CreateAgent": CreateAgent.model_json_schema(),
                 "CreateSession": CreateSession.model_json_schema(),
+                "Login": Login.model_json_schema(),
             }
         },
     }

@@ -1,14 +1,11 @@
-"""Session policy as pure functions: which room is a live session, who wins a race, rate limits."""
+"""Session policy as pure functions: which room is a live session, who wins a race, which rooms are unused."""
 
 from __future__ import annotations
 
 import re
 import secrets
-import threading
-import time
-from collections import deque
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -26,6 +23,7 @@ class RoomSnapshot:
     ours: bool
     created_ms: int
     participants: tuple[ParticipantSnapshot, ...] = ()
+    user: str = ""  # who opened the session ('' when logins were off)
 
 
 def is_agent(p: ParticipantSnapshot, agent_identity_prefix: str) -> bool:
@@ -56,6 +54,16 @@ def live_rooms(
     return sorted(found, key=lambda r: (r.created_ms, r.name))
 
 
+def unused_rooms(rooms: Iterable[RoomSnapshot], live: Iterable[RoomSnapshot]) -> list[RoomSnapshot]:
+    """Our rooms of an agent that are not live: no human in them, past the grace period (minted, never joined).
+
+    Deleted when a newer session for the agent is made, so their still-valid tokens open nothing
+    (livekit-server does not auto-create rooms).
+    """
+    live_names = {r.name for r in live}
+    return [r for r in rooms if r.ours and r.name not in live_names]
+
+
 def race_winner(rooms: Iterable[RoomSnapshot]) -> RoomSnapshot | None:
     """Of sessions created concurrently for one agent, the oldest one stays (ties: by name)."""
     ordered = sorted(rooms, key=lambda r: (r.created_ms, r.name))
@@ -75,28 +83,3 @@ def is_session_room_name(name: str, prefix: str) -> bool:
 def new_identity() -> str:
     """Identity of a browser participant when the client gives none."""
     return f"user-{secrets.token_hex(4)}"
-
-
-@dataclass
-class RateLimiter:
-    """Sliding one-minute window per client key. In-process: each gunicorn worker counts alone."""
-
-    per_minute: int
-    clock: Callable[[], float] = time.monotonic
-    _hits: dict[str, deque[float]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def allow(self, key: str) -> tuple[bool, int]:
-        """(allowed, seconds until the next request would be allowed)."""
-        now = self.clock()
-        with self._lock:
-            hits = self._hits.setdefault(key, deque())
-            while hits and now - hits[0] >= 60:
-                hits.popleft()
-            if len(hits) >= self.per_minute:
-                return False, max(1, int(60 - (now - hits[0])) + 1)
-            hits.append(now)
-            if len(self._hits) > 10_000:  # forget idle clients
-                for stale in [k for k, v in self._hits.items() if not v or now - v[-1] >= 60]:
-                    del self._hits[stale]
-            return True, 0

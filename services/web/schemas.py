@@ -6,6 +6,7 @@ from typing import Annotated, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from services.shared.settings import USER_NAME_PATTERN
 from services.web.errors import ApiError
 
 # Letta ids look like "agent-<uuid>"; allow any short id of safe characters.
@@ -44,6 +45,19 @@ class CreateSession(_Strict):
     agent_id: AgentId = Field(description="Letta agent id.")
     identity: Identity | None = Field(default=None, description="Participant identity (default: random).")
     takeover: bool = Field(default=False, description="Close this agent's live session first instead of 409.")
+
+
+UserName = Annotated[str, StringConstraints(pattern=USER_NAME_PATTERN)]
+MAX_PASSWORD_CHARS = 1024
+
+
+class Login(_Strict):
+    """POST /api/login"""
+
+    name: UserName = Field(description="Account name: lower-case letters, digits, _ . - (max 32).")
+    password: Annotated[str, StringConstraints(min_length=1, max_length=MAX_PASSWORD_CHARS)] = Field(
+        description="Password."
+    )
 
 
 M = TypeVar("M", bound=_Strict)

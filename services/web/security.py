@@ -1,4 +1,4 @@
-"""Security headers, same-origin CORS, and a guard against cross-site writes."""
+"""Security headers, the Host allowlist (DNS rebinding), same-origin CORS, and a guard against cross-site writes."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from flask import Flask, Response, request
 
 from services.shared.settings import Settings
 from services.web.errors import ApiError
+from services.web.hosts import allowed_names, host_allowed, origin_allowed
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -50,15 +51,19 @@ def install_security(app: Flask, settings: Settings) -> None:
     """Register the before/after request hooks."""
     csp = content_security_policy(settings)
     allowed = {o.rstrip("/") for o in settings.web.cors_origins}
+    names = allowed_names(settings)
 
     @app.before_request
     def _guard_cross_site() -> Response | None:
+        if not host_allowed(request.host, names):
+            raise ApiError(421, "unknown Host: add it to WEB_ALLOWED_HOSTS", "Host")
         origin = request.headers.get("Origin")
         if request.method == "OPTIONS" and origin and origin in allowed:
             response = app.make_default_options_response()
             return response
         if request.method in UNSAFE_METHODS:
-            if origin and not same_origin(origin, request.host) and origin not in allowed:
+            foreign = bool(origin) and not (same_origin(origin, request.host) and origin_allowed(origin, names))
+            if foreign and origin not in allowed:
                 raise ApiError(403, "cross-origin request not allowed", "Origin")
             if request.content_length and not request.is_json:
                 raise ApiError(415, "send JSON (Content-Type: application/json)", "Content-Type")

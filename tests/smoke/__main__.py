@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import sys
@@ -20,6 +21,7 @@ from typing import Any
 import httpx
 
 from services.shared.settings import Settings, load_settings_or_exit
+from tests.helpers import web_account
 from tests.smoke.checks import CHECKS, SmokeContext, cleanup
 
 MARK = {True: "\033[32m✓\033[0m", False: "\033[31m✗\033[0m"}
@@ -43,12 +45,17 @@ async def run_checks(settings: Settings, quiet: bool) -> list[dict[str, Any]]:
     """Every check in order, then the clean-up (always)."""
     results = []
     async with httpx.AsyncClient(timeout=30) as http:
-        ctx = SmokeContext(settings, http)
-        try:
-            for name, check in CHECKS:
-                results.append(await timed(name, lambda c=check: c(ctx), quiet))
-        finally:
-            results.append(await timed("cleanup", lambda: cleanup(ctx), quiet))
+        with contextlib.ExitStack() as accounts:
+            if settings.auth_required:  # a throwaway admin account, removed at the end
+                name, password = accounts.enter_context(web_account(settings, "smoke", admin=True))
+                login = {"name": name, "password": password}
+                (await http.post(f"{settings.web.base_url}/api/login", json=login)).raise_for_status()
+            ctx = SmokeContext(settings, http)
+            try:
+                for name, check in CHECKS:
+                    results.append(await timed(name, lambda c=check: c(ctx), quiet))
+            finally:
+                results.append(await timed("cleanup", lambda: cleanup(ctx), quiet))
     return results
 
 

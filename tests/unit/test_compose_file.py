@@ -52,7 +52,10 @@ THIRD_PARTY_ENV: dict[str, set[str]] = {
     "caddy": set(),
 }
 # Settings whose container default differs from the native one on purpose.
-CONTAINER_DEFAULTS = {"WEB_TRUSTED_PROXIES": "1"}  # Caddy (tls profile) is the one proxy in front of web
+CONTAINER_DEFAULTS = {
+    "WEB_TRUSTED_PROXIES": "127.0.0.1,::1",  # Caddy (tls profile, host network) is the one proxy in front of web
+    "WEB_AUTH": "on",  # containers serve other machines
+}
 
 
 def default_settings() -> Settings:

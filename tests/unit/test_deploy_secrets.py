@@ -14,7 +14,7 @@ from services.shared.settings import MIN_SECRET_BYTES, ROOT, DeploySettings, Set
 
 pytestmark = pytest.mark.unit
 
-SECRETS = ("LIVEKIT_API_SECRET", "LETTA_PASSWORD", "POSTGRES_PASSWORD")
+SECRETS = ("LIVEKIT_API_SECRET", "LETTA_PASSWORD", "POSTGRES_PASSWORD", "WEB_SECRET_KEY")
 
 
 @pytest.mark.parametrize(
@@ -45,12 +45,13 @@ def test_parse_env(text: str, expected: dict[str, str]) -> None:
                 "LIVEKIT_API_SECRET": "k" * 40,
                 "LETTA_PASSWORD": "p" * 20,
                 "POSTGRES_PASSWORD": "d" * 20,
+                "WEB_SECRET_KEY": "w" * 40,
             },
             set(),
         ),
         (
             {"LIVEKIT_API_KEY": "APIx", "LIVEKIT_API_SECRET": "", "LETTA_PASSWORD": "p" * 20},
-            {"LIVEKIT_API_SECRET", "POSTGRES_PASSWORD"},
+            {"LIVEKIT_API_SECRET", "POSTGRES_PASSWORD", "WEB_SECRET_KEY"},
         ),
     ],
 )

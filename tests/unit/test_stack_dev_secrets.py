@@ -41,3 +41,12 @@ def test_settings_read_the_file_and_dotenv_overrides_it(tmp_path: Path, monkeypa
     assert LiveKitSettings(_env_file=(generated,)).api_secret.get_secret_value() == value
     dotenv.write_text("LIVEKIT_API_SECRET=" + "o" * 40 + "\n")
     assert LiveKitSettings(_env_file=(generated, dotenv)).api_secret.get_secret_value() == "o" * 40
+
+
+def test_the_login_cookie_key_is_generated_too_and_kept(tmp_path: Path) -> None:
+    path = tmp_path / "secrets.env"
+    path.write_text(f"LIVEKIT_API_SECRET={'k' * 40}\n")  # a stack made before logins existed
+    assert ensure_dev_secrets(path) is True
+    values = parse_env(path.read_text())
+    assert values["LIVEKIT_API_SECRET"] == "k" * 40 and len(values["WEB_SECRET_KEY"]) >= MIN_SECRET_BYTES
+    assert ensure_dev_secrets(path) is False

@@ -6,18 +6,29 @@ Only the calls to livekit-server and the Letta server are replaced; everything e
 
 from __future__ import annotations
 
+import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from flask import Flask
 from pydantic import SecretStr
 
-from services.shared.settings import LettaSettings, LiveKitSettings, Settings, WebSettings
+from services.shared.settings import (
+    DeploySettings,
+    LettaSettings,
+    LiveKitSettings,
+    Settings,
+    StackSettings,
+    WebSettings,
+)
 from services.web.app import create_app
 from services.web.letta_gateway import AgentSummary, LettaError
 from services.web.livekit_gateway import LiveKitError
 from services.web.policy import ParticipantSnapshot, RoomSnapshot
+from services.web.store import Store
 
 pytestmark = pytest.mark.unit
 
@@ -27,10 +38,12 @@ AGENT_ID = "agent-7bbda8ee-5779-4950-b35a-058818397202"
 OTHER_AGENT_ID = "agent-00000000-0000-4000-8000-000000000001"
 
 
-def make_settings(**web: object) -> Settings:
+def make_settings(deploy: DeploySettings | None = None, **web: object) -> Settings:
     base = Settings()
     return base.model_copy(
         update={
+            "stack": StackSettings(dir=Path(tempfile.mkdtemp(prefix="lvs-web-test-"))),
+            "deploy": deploy or DeploySettings(),
             "livekit": LiveKitSettings(api_key="testkey", api_secret=SecretStr(LIVEKIT_SECRET)),
             "letta": LettaSettings(password=SecretStr(LETTA_PASSWORD)),
             "web": WebSettings(**web),
@@ -65,10 +78,10 @@ class FakeLiveKit:
         self._check()
         return self.rooms.get(name)
 
-    def open_session(self, room: str, letta_agent_id: str) -> None:
+    def open_session(self, room: str, letta_agent_id: str, user: str = "", admin: bool = True) -> None:
         self._check()
         now_ms = int(time.time() * 1000)
-        self.rooms[room] = RoomSnapshot(room, letta_agent_id, True, now_ms)
+        self.rooms[room] = RoomSnapshot(room, letta_agent_id, True, now_ms, user=user)
         self.dispatches.append((room, self.settings.agent.name, letta_agent_id))
         if self.rival_on_open is not None:
             self.rooms[self.rival_on_open.name] = self.rival_on_open
@@ -78,10 +91,12 @@ class FakeLiveKit:
         self.rooms.pop(name, None)
         self.deleted.append(name)
 
-    def add_room(self, name: str, letta_agent_id: str, age_s: float, humans: int = 0, ours: bool = True) -> None:
+    def add_room(
+        self, name: str, letta_agent_id: str, age_s: float, humans: int = 0, ours: bool = True, user: str = ""
+    ) -> None:
         people = tuple(ParticipantSnapshot(f"user-{i}", False) for i in range(humans))
         created = int((time.time() - age_s) * 1000)
-        self.rooms[name] = RoomSnapshot(name, letta_agent_id, ours, created, people)
+        self.rooms[name] = RoomSnapshot(name, letta_agent_id, ours, created, people, user=user)
 
 
 @dataclass
@@ -108,9 +123,10 @@ class FakeLetta:
         self._check()
         return self.agents.get(agent_id)
 
-    def create_agent(self, name: str, persona: str, human: str) -> AgentSummary:
+    def create_agent(self, name: str, persona: str, human: str, owner: str | None = None) -> AgentSummary:
         self._check()
-        agent = AgentSummary(f"agent-{len(self.agents):08d}-0000-4000-8000-000000000000", name, persona[:160])
+        agent_id = f"agent-{len(self.agents):08d}-0000-4000-8000-000000000000"
+        agent = AgentSummary(agent_id, name, persona[:160], owner)
         self.agents[agent.id] = agent
         return agent
 
@@ -123,10 +139,22 @@ class Harness:
     settings: Settings
 
 
+def fast_store(path: Path) -> Store:
+    """The real store with cheap argon2 parameters (the defaults cost ~50 ms a hash, by design)."""
+    return Store(path, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
+def second_worker(h: Harness) -> Flask:
+    """Another app on the same store file: what a second gunicorn worker sees."""
+    store = fast_store(h.app.extensions["store"].path)
+    return create_app(h.settings, livekit=h.livekit, letta=h.letta, configure_logs=False, store=store)  # type: ignore[arg-type]
+
+
 def build(**web: object) -> Harness:
     settings = make_settings(**web)
     livekit, letta = FakeLiveKit(settings), FakeLetta()
-    app = create_app(settings, livekit=livekit, letta=letta, configure_logs=False)  # type: ignore[arg-type]
+    store = fast_store(settings.stack.data_dir / "web" / "web.db")
+    app = create_app(settings, livekit=livekit, letta=letta, configure_logs=False, store=store)  # type: ignore[arg-type]
     app.config["TESTING"] = True
     return Harness(app, livekit, letta, settings)
 

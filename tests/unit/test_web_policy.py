@@ -13,7 +13,6 @@ from services.web.letta_gateway import summarize
 from services.web.livekit_gateway import _snapshot
 from services.web.policy import (
     ParticipantSnapshot,
-    RateLimiter,
     RoomSnapshot,
     is_live,
     is_session_room_name,
@@ -95,18 +94,6 @@ def test_room_names() -> None:
 )
 def test_is_session_room_name(name: str, ok: bool) -> None:
     assert is_session_room_name(name, "lvs-") is ok
-
-
-def test_rate_limiter_sliding_window() -> None:
-    now = [0.0]
-    limiter = RateLimiter(per_minute=2, clock=lambda: now[0])
-    assert limiter.allow("a") == (True, 0)
-    assert limiter.allow("a") == (True, 0)
-    allowed, retry = limiter.allow("a")
-    assert not allowed and 1 <= retry <= 61
-    assert limiter.allow("b") == (True, 0)  # per client
-    now[0] = 60.0
-    assert limiter.allow("a") == (True, 0)
 
 
 @pytest.mark.parametrize(

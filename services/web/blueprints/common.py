@@ -8,7 +8,6 @@ from services.shared.settings import Settings
 from services.web.errors import ApiError
 from services.web.letta_gateway import LettaGateway
 from services.web.livekit_gateway import LiveKitGateway
-from services.web.policy import RateLimiter
 
 
 def settings() -> Settings:
@@ -21,10 +20,6 @@ def livekit() -> LiveKitGateway:
 
 def letta() -> LettaGateway:
     return current_app.extensions["letta"]
-
-
-def limiter() -> RateLimiter:
-    return current_app.extensions["rate_limiter"]
 
 
 def json_body() -> object:

@@ -10,6 +10,7 @@
   const ATTR_AGENT_STATE = "lk.agent.state";
   const ATTR_SEGMENT = "lk.segment_id";
   const ATTR_LETTA_AGENT = "lvs.letta_agent_id";
+  const OWN_ROOM_KEY = "lvs.room"; // this tab's last session (survives a reload, not another tab)
 
   const STATUS_TEXT = {
     idle: "Pick an agent and press Connect.",
@@ -23,6 +24,7 @@
     "agent-left": "The agent left the session.",
     disconnected: "Disconnected.",
     error: "Something went wrong.",
+    login: "Log in to continue.",
   };
 
   const $ = (id) => document.getElementById(id);
@@ -35,13 +37,15 @@
     switchForm: $("switch-form"), switchSelect: $("switch-agent"), switchButton: $("switch-button"),
     textForm: $("text-form"), textInput: $("text-input"), textSend: $("text-send"),
     transcript: $("transcript"), audio: $("audio-sink"),
+    app: $("app"), login: $("login"), loginForm: $("login-form"), loginMessage: $("login-message"),
+    account: $("account"), accountName: $("account-name"), logout: $("logout"),
   };
 
   // Everything the page knows; one session at a time.
   const state = {
     agents: [], selectedId: null, room: null, session: null, agent: null, waitTimer: null,
     meter: null, meterFrame: 0, meterPeak: 0, leaving: false, segments: new Map(), joinOffer: null,
-    timings: {},
+    timings: {}, user: null,
   };
   window.lvs = state; // read by the browser tests and benchmarks
 
@@ -74,7 +78,59 @@
     }
     let data = {};
     try { data = await response.json(); } catch (err) { data = {}; }
+    if (response.status === 401 && path !== "/api/login") showLogin();
     return { ok: response.ok, status: response.status, data };
+  }
+
+  // ---------------------------------------------------------------- login
+  function showLogin(message) {
+    el.app.hidden = true;
+    el.account.hidden = true;
+    el.login.hidden = false;
+    el.loginMessage.textContent = message || "";
+    setStatus("login");
+    el.loginForm.name.focus();
+  }
+
+  function showApp(me) {
+    state.user = me.user;
+    el.login.hidden = true;
+    el.app.hidden = false;
+    el.account.hidden = !me.auth;
+    el.accountName.textContent = me.user ? `Logged in as ${me.user}${me.admin ? " (admin)" : ""}` : "";
+    setStatus("idle");
+    renderSelection();
+    loadConfig();
+    loadAgents();
+  }
+
+  async function login(event) {
+    event.preventDefault();
+    const form = el.loginForm;
+    for (const input of form.querySelectorAll("input")) input.removeAttribute("aria-invalid");
+    const res = await api("POST", "/api/login", { name: form.name.value.trim(), password: form.password.value });
+    if (!res.ok) {
+      el.loginMessage.textContent = res.data.error || `Login failed (${res.status}).`;
+      const field = res.data.field && form.elements[res.data.field];
+      if (field) { field.setAttribute("aria-invalid", "true"); field.focus(); }
+      return;
+    }
+    form.password.value = "";
+    await start();
+  }
+
+  async function logout() {
+    if (state.room) await disconnect();
+    await api("POST", "/api/logout", {});
+    state.agents = [];
+    state.selectedId = null;
+    showLogin("Logged out.");
+  }
+
+  async function start() {
+    const res = await api("GET", "/api/me");
+    if (res.ok) showApp(res.data);
+    else if (res.status !== 401) setStatus("error", res.data.error || `The web service answered ${res.status}.`);
   }
 
   // ---------------------------------------------------------------- config + notice
@@ -241,6 +297,7 @@
     setStatus("agent-connected");
     applyAgentState();
     renderSwitchOptions();
+    loadAgents(); // the user's agents, fresh, for the switch list
     el.textInput.disabled = false;
     el.textSend.disabled = false;
   }
@@ -324,11 +381,22 @@
 
   async function requestSession(takeover) {
     const res = await api("POST", "/api/sessions", { agent_id: state.selectedId, takeover: Boolean(takeover) });
-    if (res.ok) return res.data;
+    if (res.ok) {
+      try { sessionStorage.setItem(OWN_ROOM_KEY, res.data.room); } catch (err) { /* storage off */ }
+      return res.data;
+    }
+    let ownRoom = null;
+    try { ownRoom = sessionStorage.getItem(OWN_ROOM_KEY); } catch (err) { ownRoom = null; }
+    const reloaded = Boolean(res.data.room) && res.data.room === ownRoom;
+    if (res.status === 409 && (res.data.yours || reloaded) && !takeover) {
+      // Our own session (this tab before a reload, or the same user elsewhere): take it over.
+      return requestSession(true);
+    }
     if (res.status === 409) {
-      setStatus("error", "This agent is already in a session (another tab or device).");
-      el.takeover.hidden = false;
-      el.takeover.focus();
+      const whose = res.data.room ? "another tab or device" : "another user";
+      setStatus("error", `This agent is already in a session (${whose}).`);
+      el.takeover.hidden = !res.data.room; // only a session we may control can be taken over
+      if (!el.takeover.hidden) el.takeover.focus();
     } else {
       setStatus("error", res.data.error || `Session request failed (${res.status}).`);
     }
@@ -499,15 +567,14 @@
     el.switchForm.addEventListener("submit", switchAgent);
     el.retry.addEventListener("click", retry);
     el.takeover.addEventListener("click", () => connect(true));
+    el.loginForm.addEventListener("submit", login);
+    el.logout.addEventListener("click", logout);
     window.addEventListener("pagehide", () => {
       if (state.session && state.room) {
         fetch(`/api/sessions/${encodeURIComponent(state.session.room)}`, { method: "DELETE", keepalive: true });
       }
     });
-    setStatus("idle");
-    renderSelection();
-    loadConfig();
-    loadAgents();
+    start();
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
