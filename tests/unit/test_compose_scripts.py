@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from services.shared.settings import ROOT, Settings
+from services.shared.settings import ROOT, LLMSettings, Settings
 
 pytestmark = pytest.mark.unit
 
@@ -48,7 +48,8 @@ def test_letta_gets_the_model_endpoint_the_settings_resolve(extra: dict[str, str
         "OPENAI_API_KEY": extra.get("OPENAI_API_KEY"),
         "OPENAI_BASE_URL": extra.get("OPENAI_BASE_URL", "https://api.openai.com/v1"),
     }
-    settings = Settings(_env_file=None, llm=llm)
+    # the section reads no .env either (a developer's LLM_PORT must not change the check)
+    settings = Settings(_env_file=None, llm=LLMSettings(_env_file=None, **llm))
     result = run_entry(extra, 'echo "$OPENAI_BASE_URL|$OPENAI_API_KEY"')
     assert result.returncode == 0, result.stderr
     url, key = result.stdout.strip().split("|")
