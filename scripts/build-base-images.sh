@@ -64,7 +64,7 @@ build_from_dir() {
   local image="$1" dir="$2"; shift 2
   step "Base image $image ($dir)"
   if have_image "$image"; then done_ "already built"; return; fi
-  docker build -q --network host "$@" -t "$image" "$ROOT/$dir" >/dev/null || die "building $image from $dir failed (output above)"
+  docker build -q --force-rm --network host "$@" -t "$image" "$ROOT/$dir" >/dev/null || die "building $image from $dir failed (output above)"
   done_ "$image"
 }
 
@@ -79,7 +79,7 @@ with_test_ca() {
   cp "$ROOT/docker/base/test-ca/Dockerfile" "$ctx/"
   mkdir -p "$ctx/certs"
   find "$CA_DIR" -maxdepth 1 -name '*.crt' -exec cp {} "$ctx/certs/" \; 2>/dev/null || true
-  docker build -q --network host --build-arg "BASE=$image" -t "$tag" "$ctx" >/dev/null \
+  docker build -q --force-rm --network host --build-arg "BASE=$image" -t "$tag" "$ctx" >/dev/null \
     || { rm -rf "$ctx"; die "building $tag failed (output above)"; }
   rm -rf "$ctx"
   done_ "$tag"

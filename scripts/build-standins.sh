@@ -30,7 +30,7 @@ build() {
   done
   info "docker build (log: $STACK_DIR/run/build-${dir##*/}.log)"
   mkdir -p "$STACK_DIR/run"
-  if ! docker build --network host "$@" -t "$image" "$ctx" >"$STACK_DIR/run/build-${dir##*/}.log" 2>&1; then
+  if ! docker build --force-rm --network host "$@" -t "$image" "$ctx" >"$STACK_DIR/run/build-${dir##*/}.log" 2>&1; then
     rm -rf "$ctx"
     tail -n 30 "$STACK_DIR/run/build-${dir##*/}.log"
     die "building $image failed (last lines above)"
