@@ -10,7 +10,7 @@ ifeq ($(filter $(MODE),native compose),)
 $(error MODE must be native or compose, not '$(MODE)')
 endif
 
-.PHONY: user-add user-passwd user-remove users help up down config status logs restart rooms smoke probe test test-unit test-stack lint bench chaos deploy backup restore clean clean-data
+.PHONY: user-add user-passwd user-remove users help up down config status logs restart rooms smoke probe test test-unit test-stack test-compose lint bench chaos deploy backup restore clean clean-data
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -80,6 +80,9 @@ probe: ## the smoke round trip every 5 min as a probe, metrics on :9102 (every=S
 
 test: ## lint, then every test: unit, the native stack, browser, chaos (the stack is started and stopped)
 	@bash scripts/test.sh
+
+test-compose: ## compose.yaml for real: local engine, stand-in images, make up/smoke/down MODE=compose
+	@bash scripts/test-compose.sh
 
 test-unit: ## unit tests only (seconds, no services)
 	@$(PYTEST) -m unit tests/unit

@@ -24,7 +24,13 @@ if [[ ! -s "$TARBALL" ]]; then
 else
   info "using cached $TARBALL"
 fi
-actual="sha512-$(openssl dgst -sha512 -binary "$TARBALL" | base64 | tr -d '\n')"
+# the official node:*-slim images have no openssl binary (our Dockerfile's web-assets stage): node's own
+sha512_base64() {
+  if command -v openssl >/dev/null; then openssl dgst -sha512 -binary "$1" | base64 | tr -d '\n'
+  else node -e 'const c = require("crypto"), fs = require("fs");
+    process.stdout.write(c.createHash("sha512").update(fs.readFileSync(process.argv[1])).digest("base64"))' "$1"; fi
+}
+actual="sha512-$(sha512_base64 "$TARBALL")"
 if [[ "$actual" != "$LIVEKIT_CLIENT_INTEGRITY" ]]; then
   rm -f "$TARBALL"
   die "livekit-client tarball does not match its pinned integrity (got $actual); removed it, run again"

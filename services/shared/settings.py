@@ -459,6 +459,23 @@ class DeploySettings(BaseSettings):
         return value.rstrip(".").lower()
 
 
+class ImageSettings(BaseSettings):
+    """The images compose.yaml runs (compose mode only): the official pinned ones, or local stand-ins in tests."""
+
+    model_config = _section("")
+
+    livekit_image: str = Field(default="livekit/livekit-server:v1.13.5", description="livekit-server image.")
+    postgres_image: str = Field(default="pgvector/pgvector:0.8.1-pg16", description="PostgreSQL + pgvector image.")
+    letta_image: str = Field(default="letta/letta:0.16.8", description="Letta server image.")
+    caddy_image: str = Field(default="caddy:2.10.2-alpine", description="Caddy image (tls profile).")
+    python_image: str = Field(
+        default="python:3.11.14-slim-bookworm", description="Base image of our image (Dockerfile PYTHON_IMAGE)."
+    )
+    node_image: str = Field(
+        default="node:22.21.1-bookworm-slim", description="Image that vendors livekit-client (Dockerfile NODE_IMAGE)."
+    )
+
+
 class Settings(BaseSettings):
     """Every setting of the stack, one section per service."""
 
@@ -474,6 +491,7 @@ class Settings(BaseSettings):
     web: WebSettings = Field(default_factory=WebSettings)
     recovery: RecoverySettings = Field(default_factory=RecoverySettings)
     deploy: DeploySettings = Field(default_factory=DeploySettings)
+    images: ImageSettings = Field(default_factory=ImageSettings)
 
     @model_validator(mode="after")
     def _strong_secret_off_loopback(self) -> Settings:
@@ -533,6 +551,7 @@ SECTIONS: dict[str, type[BaseSettings]] = {
         WebSettings,
         RecoverySettings,
         DeploySettings,
+        ImageSettings,
     )
 }
 
