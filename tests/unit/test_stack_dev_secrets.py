@@ -9,7 +9,7 @@ import pytest
 
 from services.deploy.secrets import parse_env
 from services.shared.settings import MIN_SECRET_BYTES, LiveKitSettings
-from services.stack.dev_secrets import SECRET_NAME, ensure_dev_secrets
+from services.stack.dev_secrets import GENERATED, SECRET_NAME, ensure_dev_secrets
 
 pytestmark = pytest.mark.unit
 
@@ -41,3 +41,13 @@ def test_settings_read_the_file_and_dotenv_overrides_it(tmp_path: Path, monkeypa
     assert LiveKitSettings(_env_file=(generated,)).api_secret.get_secret_value() == value
     dotenv.write_text("LIVEKIT_API_SECRET=" + "o" * 40 + "\n")
     assert LiveKitSettings(_env_file=(generated, dotenv)).api_secret.get_secret_value() == "o" * 40
+
+
+def test_letta_and_both_postgres_roles_get_their_own_strong_passwords(tmp_path: Path) -> None:
+    path = tmp_path / "secrets.env"
+    ensure_dev_secrets(path)
+    values = parse_env(path.read_text())
+    names = ("LETTA_PASSWORD", "POSTGRES_PASSWORD", "POSTGRES_ADMIN_PASSWORD")
+    assert set(names) <= set(GENERATED) and all(len(values[n]) >= MIN_SECRET_BYTES for n in names)
+    assert len({values[n] for n in names}) == 3
+    assert values["POSTGRES_PASSWORD"].isalnum()  # it goes into a postgresql:// URI unescaped
