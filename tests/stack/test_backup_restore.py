@@ -20,7 +20,7 @@ from services.shared.letta_agents import create_voice_agent
 from services.shared.settings import Settings
 from tests.helpers import eventually, log_tail
 
-pytestmark = [pytest.mark.stack, pytest.mark.lifecycle]
+pytestmark = [pytest.mark.stack, pytest.mark.lifecycle, pytest.mark.destructive]
 
 ROOT = Path(__file__).resolve().parents[2]
 
