@@ -97,8 +97,8 @@ class LiveKitSettings(BaseSettings):
         default=None, description="URL handed to browsers (default: LIVEKIT_URL); wss:// behind TLS."
     )
     port: Port = Field(default=7880, description="HTTP/WebSocket port of livekit-server.")
-    rtc_tcp_port: Port = Field(default=7881, description="ICE/TCP media port.")
-    rtc_udp_port: Port = Field(default=7882, description="Single UDP media port (native mode).")
+    rtc_tcp_port: Port = Field(default=7881, description="ICE/TCP media port (native: off on a loopback bind).")
+    rtc_udp_port: Port = Field(default=7882, description="Single UDP media port (native: on the bind address).")
     bind: str = Field(default="127.0.0.1", description="Address livekit-server binds to.")
     api_key: str = Field(default="devkey", min_length=3, description="API key.")
     api_secret: SecretStr = Field(

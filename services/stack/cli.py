@@ -83,6 +83,7 @@ def _failing_service(error: StackError, progs: list[Program]) -> str | None:
     return next((p.name for p in progs if text.startswith(p.name) or f" {p.name} " in f" {text} "), None)
 
 
+WEAK_DB_PASSWORD = "letta"
 REQUIRED_SECRETS = (("LETTA_PASSWORD", "letta", "password"), ("POSTGRES_ADMIN_PASSWORD", "postgres", "admin_password"))
 
 
@@ -92,6 +93,9 @@ def check_secrets(settings: Settings) -> None:
         value = getattr(getattr(settings, section), field)
         if value is None or not value.get_secret_value():
             raise StackError(f"{env_name} is empty: remove its line from .env to have one generated")
+    if settings.postgres.password.get_secret_value() == WEAK_DB_PASSWORD:
+        say(f"note: POSTGRES_PASSWORD is the old default '{WEAK_DB_PASSWORD}' (set in .env?): remove that line to have")
+        say("      a strong one generated in .stack/secrets.env")
 
 
 def secure_postgres(settings: Settings, sup: Supervisor) -> None:
