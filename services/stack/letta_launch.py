@@ -5,8 +5,9 @@ Run with the Letta venv's Python (standard library only until Letta is imported)
 
 - Secure mode (``LETTA_SERVER_SECURE=true`` + ``LETTA_SERVER_PASSWORD``): every route except health and
   readiness needs ``Authorization: Bearer <password>`` (or ``X-BARE-PASSWORD: password <password>``).
-  Letta prints that password at start and logs whole LLM request bodies when a call fails: stdout and
-  stderr go through a filter that masks the secrets and drops the bodies.
+  Letta prints that password at start, logs whole LLM request bodies when a call fails and prints every
+  streamed reply chunk: stdout and stderr go through a filter that masks the secrets and drops the
+  bodies and chunks.
 - No CORS origins: Letta allows its own list of localhost origins and https://app.letta.com with
   credentials; browsers never talk to Letta here (the web service does), so none is allowed.
 """
@@ -26,6 +27,8 @@ REDACTED = "[redacted]"
 # Letta's log lines that carry a whole LLM request (prompt, memory, messages) after these words.
 BODY = re.compile(r"(with request data:|summarization payload:)[^\n]*")
 SECRET_ENV = ("LETTA_SERVER_PASSWORD", "OPENAI_API_KEY")
+# Letta prints every streamed reply chunk (the conversation itself) as "CHUNK: data: {...}": left out.
+DROPPED_PREFIX = "CHUNK: "
 
 
 def secrets_from_env(env: dict[str, str]) -> list[str]:
@@ -50,8 +53,16 @@ class RedactingStream(io.TextIOBase):
     def __init__(self, inner: TextIO, secrets: list[str]) -> None:
         self.inner = inner
         self.secrets = secrets
+        self._dropped_line = False  # print() writes the text and its newline separately
 
     def write(self, text: str) -> int:
+        if text.startswith(DROPPED_PREFIX):
+            self._dropped_line = not text.endswith("\n")
+            return len(text)
+        if self._dropped_line and text == "\n":
+            self._dropped_line = False
+            return len(text)
+        self._dropped_line = False
         self.inner.write(redact(text, self.secrets))
         return len(text)
 

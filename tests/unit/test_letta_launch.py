@@ -34,6 +34,14 @@ def test_the_stream_masks_secrets_and_drops_request_bodies() -> None:
     assert "password: [redacted]" in text
 
 
+def test_streamed_reply_chunks_are_left_out() -> None:
+    out = io.StringIO()
+    stream = letta_launch.RedactingStream(out, [])
+    print('CHUNK: data: {"delta": {"content": "my secret diary"}}', file=stream)  # Letta's streaming_service
+    print("INFO: request done", file=stream)
+    assert out.getvalue() == "INFO: request done\n"
+
+
 def test_no_origins_stays_empty() -> None:
     origins = letta_launch.NoOrigins()
     origins.append("https://app.letta.com")  # what Letta's create_application() does
