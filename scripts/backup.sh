@@ -4,6 +4,7 @@
 # container. Same archive format both ways (a dump moves between them). MODE=native|compose overrides.
 source "$(dirname "$0")/compose-lib.sh"
 cd "$ROOT" || exit 1
+umask 077  # dumps and new folders: owner only (the runner sets the same for the stack's own files)
 
 FILE="${FILE:-}"
 for arg in "$@"; do
@@ -13,7 +14,8 @@ for arg in "$@"; do
   esac
 done
 FILE="${FILE:-backups/letta-$(date -u +%Y%m%d-%H%M%S).dump}"
-mkdir -p "$(dirname "$FILE")"; chmod 700 "$(dirname "$FILE")" 2>/dev/null || true
+# A new folder is made private (umask 077); an existing one keeps its mode: it is the operator's.
+mkdir -p "$(dirname "$FILE")"
 mode="$(stack_mode)"
 
 step "Backing up Letta's database ($mode mode) to $FILE"

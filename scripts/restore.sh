@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Replace Letta's database with a dump: make restore FILE=backups/x.dump [CONFIRM=yes]
-# Asks before overwriting (type 'yes'), or CONFIRM=yes for scripts. Letta is stopped, the database
-# recreated from the dump, and Letta started again. MODE=native|compose overrides the detected mode.
+# Asks before overwriting (type 'yes'), or CONFIRM=yes for scripts. The current database is dumped to
+# backups/letta-before-restore-*.dump first (nothing is dropped without it), then Letta is stopped, the
+# database recreated from the dump, and Letta started again. MODE=native|compose overrides the detected mode.
 source "$(dirname "$0")/compose-lib.sh"
 cd "$ROOT" || exit 1
+umask 077  # dumps and new folders: owner only (the runner sets the same for the stack's own files)
 
 FILE="${FILE:-}"; CONFIRM="${CONFIRM:-}"
 for arg in "$@"; do
@@ -36,6 +38,11 @@ else
   tables="$(compose exec -T letta-db pg_restore --list <"$FILE" | grep -c ' TABLE DATA ')" \
     || die "$FILE is not a pg_dump archive (or letta-db is not running)"
   info "$FILE is a valid archive ($tables tables)"
+  safety="$ROOT/backups/letta-before-restore-$(date -u +%Y%m%d-%H%M%S).dump"
+  info "keeping the current database first: $safety"
+  mkdir -p "$ROOT/backups"
+  compose exec -T letta-db pg_dump -Fc -U "$user" -d "$db" >"$safety.part" && mv "$safety.part" "$safety" \
+    || { rm -f "$safety.part"; die "could not dump the current database: nothing was dropped"; }
   info "stopping letta"; compose stop letta
   info "recreating database '$db'"
   compose exec -T letta-db psql -U "$user" -d postgres -v ON_ERROR_STOP=1 -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" \

@@ -25,6 +25,13 @@ if ! "$PY" -m services.stack status >/dev/null 2>&1; then
     die "the native stack did not start"
   fi
 fi
+# Destructive tests (backup/restore replaces the database) run only against a stack this run started.
+if [[ $started_here == 1 ]]; then
+  export LVS_TEST_OWNS_STACK=1
+else
+  export LVS_TEST_OWNS_STACK=0
+  info "the stack was already running: destructive tests (backup/restore) are skipped on it"
+fi
 stop_stack() { if [[ $started_here == 1 ]]; then step "Stopping the stack"; "$PY" -m services.stack down; fi; }
 trap stop_stack EXIT
 step "Stack, browser and chaos tests (real livekit-server, Letta, PostgreSQL, Chromium)"

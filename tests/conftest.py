@@ -17,6 +17,9 @@ from services.stack.supervisor import Supervisor
 from tests.chaos_report import REPORT_ENV, ChaosLog, scenario_name
 
 ROOT = Path(__file__).resolve().parents[1]
+# scripts/test.sh sets it: 1 when it started the stack for this run, 0 when it found one running.
+OWNS_STACK_ENV = "LVS_TEST_OWNS_STACK"
+_STACK_STARTED_HERE = pytest.StashKey[bool]()
 
 
 def _all_healthy(settings: Settings) -> bool:
@@ -24,7 +27,7 @@ def _all_healthy(settings: Settings) -> bool:
 
 
 @pytest.fixture(scope="session")
-def stack() -> Iterator[Settings]:
+def stack(request: pytest.FixtureRequest) -> Iterator[Settings]:
     """The settings of a running native stack.
 
     When supervisord is not running, the stack is started with scripts/up.sh and stopped at the end.
@@ -33,6 +36,7 @@ def stack() -> Iterator[Settings]:
     """
     settings = get_settings()
     started_here = not Supervisor(settings).running()
+    request.config.stash[_STACK_STARTED_HERE] = started_here
     if started_here or not _all_healthy(settings):
         result = subprocess.run(["bash", str(ROOT / "scripts" / "up.sh")], cwd=ROOT, check=False, timeout=1800)
         if result.returncode != 0:
@@ -46,6 +50,23 @@ def stack() -> Iterator[Settings]:
         subprocess.run(
             [str(ROOT / ".stack/venv/bin/python"), "-m", "services.stack", "down"], cwd=ROOT, check=False, timeout=1800
         )
+
+
+def owns_stack(config: pytest.Config) -> bool:
+    """True when this test run (or scripts/test.sh around it) started the stack it tests."""
+    if os.environ.get(OWNS_STACK_ENV) in ("0", "1"):
+        return os.environ[OWNS_STACK_ENV] == "1"
+    return config.stash.get(_STACK_STARTED_HERE, False)
+
+
+@pytest.fixture(autouse=True)
+def _destructive_only_on_own_stack(request: pytest.FixtureRequest) -> None:
+    """Tests marked ``destructive`` (backup/restore, data deletion) never run on a stack someone else started."""
+    if request.node.get_closest_marker("destructive") is None:
+        return
+    request.getfixturevalue("stack")
+    if not owns_stack(request.config):
+        pytest.skip(f"destructive: runs only on a stack this test run started ({OWNS_STACK_ENV}=1 overrides)")
 
 
 # Tests run unit first, then against the running stack, then the ones that stop and restart it, and the

@@ -13,15 +13,17 @@ import argparse
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-from services.shared.settings import Settings, load_settings_or_exit
+from services.shared.settings import ROOT, Settings, load_settings_or_exit
 from services.stack.health import port_in_use
 from services.stack.programs import pg_bin_dir
 from services.stack.supervisor import Supervisor
 
 LETTA = "letta"
+BACKUPS = ROOT / "backups"
 
 
 class DumpError(RuntimeError):
@@ -32,21 +34,23 @@ def say(message: str) -> None:
     print(message, flush=True)
 
 
-def _env(settings: Settings) -> dict[str, str]:
+def _env(settings: Settings, admin: bool = False) -> dict[str, str]:
+    pg = settings.postgres
+    password = pg.admin_password if admin else pg.password
     return {
         **os.environ,
-        "PGPASSWORD": settings.postgres.password.get_secret_value(),
+        "PGPASSWORD": password.get_secret_value() if password else "",
         "PGCONNECT_TIMEOUT": "10",
     }
 
 
-def _conn(settings: Settings, db: str | None = None) -> list[str]:
+def _conn(settings: Settings, db: str | None = None, admin: bool = False) -> list[str]:
     pg = settings.postgres
-    return ["-h", pg.host, "-p", str(pg.port), "-U", pg.user, "-d", db or pg.db]
+    return ["-h", pg.host, "-p", str(pg.port), "-U", pg.admin_user if admin else pg.user, "-d", db or pg.db, "-w"]
 
 
-def _run(settings: Settings, command: list[str], what: str) -> str:
-    result = subprocess.run(command, env=_env(settings), capture_output=True, text=True, check=False)
+def _run(settings: Settings, command: list[str], what: str, admin: bool = False) -> str:
+    result = subprocess.run(command, env=_env(settings, admin), capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise DumpError(f"{what} failed: {result.stderr.strip()[-600:]}")
     return result.stdout
@@ -91,9 +95,24 @@ def dump(settings: Settings, file: Path) -> None:
     say(f"    wrote {file} ({size_kb:.0f} KiB, {tables} tables, {time.monotonic() - started:.1f}s)")
 
 
-def _psql(settings: Settings, sql: str) -> None:
-    command = [_binary(settings, "psql"), *_conn(settings, "postgres"), "-v", "ON_ERROR_STOP=1", "-qtAc", sql]
-    _run(settings, command, f"psql ({sql.split()[0]} {sql.split()[1]})")
+def _psql(settings: Settings, sql: str, db: str = "postgres") -> None:
+    """SQL as the admin role: Letta's own role may not create databases or extensions."""
+    if settings.postgres.admin_password is None:
+        raise DumpError("POSTGRES_ADMIN_PASSWORD is not set: 'make up' generates it in .stack/secrets.env")
+    command = [_binary(settings, "psql"), *_conn(settings, db, admin=True), "-v", "ON_ERROR_STOP=1", "-qtAc", sql]
+    _run(settings, command, f"psql ({sql.split()[0]} {sql.split()[1]})", admin=True)
+
+
+def safety_dump_path(backups: Path, now: float | None = None) -> Path:
+    """Where restore keeps the database it is about to replace."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now))
+    return backups / f"letta-before-restore-{stamp}.dump"
+
+
+def restore_list(listing: str) -> str:
+    """pg_restore's table of contents without the extensions: the admin creates those (Letta's role may not,
+    and may not comment on them)."""
+    return "".join(line + "\n" for line in listing.splitlines() if " EXTENSION " not in line)
 
 
 def _supervisor(settings: Settings) -> Supervisor | None:
@@ -102,15 +121,19 @@ def _supervisor(settings: Settings) -> Supervisor | None:
     return sup if sup.running() else None
 
 
-def restore(settings: Settings, file: Path) -> None:
-    """Replace the database with ``file``: check the archive, stop Letta, recreate the database, restore,
-    start Letta again and wait until it is healthy."""
+def restore(settings: Settings, file: Path, backups: Path = BACKUPS) -> None:
+    """Replace the database with ``file``: check the archive, dump the current database to ``backups``
+    (nothing is dropped before that dump is written), stop Letta, recreate the database, restore, start
+    Letta again and wait until it is healthy."""
     if not file.is_file():
         raise DumpError(f"FILE={file} does not exist")
     _require_postgres(settings)
     tables = archive_tables(settings, file)
     say(f"    {file} is a valid archive ({tables} tables)")
     db, owner = settings.postgres.db, settings.postgres.user
+    safety = safety_dump_path(backups)
+    say(f"    keeping the current database first: {safety}")
+    dump(settings, safety)
     sup = _supervisor(settings)
     if sup is not None:
         say("    stopping letta")
@@ -118,13 +141,15 @@ def restore(settings: Settings, file: Path) -> None:
     say(f"    recreating database '{db}'")
     _psql(settings, f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
     _psql(settings, f'CREATE DATABASE "{db}" OWNER "{owner}"')
+    _psql(settings, "CREATE EXTENSION IF NOT EXISTS vector", db=db)
     say(f"    restoring {tables} tables")
     started = time.monotonic()
-    _run(
-        settings,
-        [_binary(settings, "pg_restore"), *_conn(settings), "--no-owner", "--exit-on-error", str(file)],
-        "pg_restore",
-    )
+    listing = _run(settings, [_binary(settings, "pg_restore"), "--list", str(file)], f"reading {file}")
+    with tempfile.NamedTemporaryFile("w", suffix=".list") as toc:
+        toc.write(restore_list(listing))
+        toc.flush()
+        command = [_binary(settings, "pg_restore"), *_conn(settings), "--no-owner", "--exit-on-error"]
+        _run(settings, [*command, "-L", toc.name, str(file)], "pg_restore")
     say(f"    restored in {time.monotonic() - started:.1f}s")
     if sup is not None:
         from services.stack.cli import cmd_restart

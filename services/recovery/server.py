@@ -6,13 +6,16 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections import Counter
 from collections.abc import Awaitable
+from typing import Any
 
 from aiohttp import web
 from livekit import api
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.recovery import metrics
+from services.recovery.replay import ReplayGuard
 from services.recovery.sweeper import Sweeper
 from services.recovery.webhook import trigger_for
 from services.shared.livekit import livekit_api
@@ -23,6 +26,7 @@ log = logging.getLogger("lvs.recovery")
 SWEEPER = web.AppKey("sweeper", Sweeper)
 RECEIVER = web.AppKey("receiver", api.WebhookReceiver)
 TASKS = web.AppKey("tasks", set)
+REPLAYS = web.AppKey("replays", ReplayGuard)
 WORKER_POLL = 0.5  # seconds between worker health checks
 SETTLE = 0.25  # extra seconds before the delayed targeted sweep
 
@@ -43,22 +47,25 @@ async def _targeted(sweeper: Sweeper, room: str, delay: float, reason: str) -> N
             log.exception("targeted sweep failed", extra={"reason": reason})
 
 
+def health_body(sweeper: Sweeper) -> dict[str, Any]:
+    """The /healthz body: state and counts only, never a room name or an identity (it is unauthenticated;
+    `python -m services.recovery rooms` shows the details to the operator)."""
+    recent = list(sweeper.recent)
+    return {
+        "status": "ok" if sweeper.last_error is None else "degraded",
+        "service": "recovery",
+        "last_sweep_at": sweeper.last_sweep_at,
+        "last_error": sweeper.last_error.split(":", 1)[0] if sweeper.last_error else None,  # the type only
+        "worker_ready": sweeper.worker_ready,
+        "rooms_tracked": len(sweeper.memory),
+        "recent_actions": len(recent),
+        "recent_actions_by_rule": dict(Counter(action.rule.value for _, action, _ in recent)),
+        "recent_outcomes": dict(Counter(outcome.value for _, _, outcome in recent)),
+    }
+
+
 async def healthz(request: web.Request) -> web.Response:
-    sweeper = request.app[SWEEPER]
-    return web.json_response(
-        {
-            "status": "ok" if sweeper.last_error is None else "degraded",
-            "service": "recovery",
-            "last_sweep_at": sweeper.last_sweep_at,
-            "last_error": sweeper.last_error,
-            "worker_ready": sweeper.worker_ready,
-            "rooms_tracked": len(sweeper.memory),
-            "recent_actions": [
-                {"at": at, "room": a.room, "identity": a.identity, "rule": a.rule.value, "outcome": o.value}
-                for at, a, o in list(sweeper.recent)[-10:]
-            ],
-        }
-    )
+    return web.json_response(health_body(request.app[SWEEPER]))
 
 
 async def metrics_view(_: web.Request) -> web.Response:
@@ -78,6 +85,10 @@ async def livekit_webhook(request: web.Request) -> web.Response:
         metrics.WEBHOOKS.labels("unknown", "unauthorized").inc()
         log.warning("webhook rejected", extra={"error": type(error).__name__})
         return web.json_response({"error": "invalid webhook signature or body", "field": "Authorization"}, status=401)
+    if request.app[REPLAYS].seen_before(event.id):
+        metrics.WEBHOOKS.labels(event.event or "unknown", "duplicate").inc()
+        log.info("webhook replay ignored", extra={"webhook_event": event.event})
+        return web.json_response({"ok": True, "event": event.event, "sweep": None, "duplicate": True})
     sweeper = request.app[SWEEPER]
     trigger = trigger_for(event, sweeper.settings)
     metrics.WEBHOOKS.labels(event.event or "unknown", "sweep" if trigger else "ignored").inc()
@@ -95,6 +106,7 @@ def create_app(settings: Settings, sweeper: Sweeper) -> web.Application:
     app[SWEEPER] = sweeper
     app[RECEIVER] = api.WebhookReceiver(api.TokenVerifier(settings.livekit.api_key, secret))
     app[TASKS] = set()
+    app[REPLAYS] = ReplayGuard()
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_view)
     app.router.add_post("/webhooks/livekit", livekit_webhook)

@@ -8,6 +8,7 @@ documents every field; `tests/unit/test_settings.py` checks that it stays comple
 from __future__ import annotations
 
 import ipaddress
+import re
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +24,7 @@ ENV_FILE = ROOT / ".env"
 DEV_SECRETS_FILE = ROOT / ".stack" / "secrets.env"
 Port = Annotated[int, Field(ge=1, le=65535)]
 MIN_SECRET_BYTES = 32
+SQL_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
 def _section(prefix: str) -> SettingsConfigDict:
@@ -95,8 +97,8 @@ class LiveKitSettings(BaseSettings):
         default=None, description="URL handed to browsers (default: LIVEKIT_URL); wss:// behind TLS."
     )
     port: Port = Field(default=7880, description="HTTP/WebSocket port of livekit-server.")
-    rtc_tcp_port: Port = Field(default=7881, description="ICE/TCP media port.")
-    rtc_udp_port: Port = Field(default=7882, description="Single UDP media port (native mode).")
+    rtc_tcp_port: Port = Field(default=7881, description="ICE/TCP media port (native: off on a loopback bind).")
+    rtc_udp_port: Port = Field(default=7882, description="Single UDP media port (native: on the bind address).")
     bind: str = Field(default="127.0.0.1", description="Address livekit-server binds to.")
     api_key: str = Field(default="devkey", min_length=3, description="API key.")
     api_secret: SecretStr = Field(
@@ -118,6 +120,12 @@ class LiveKitSettings(BaseSettings):
     @property
     def browser_url(self) -> str:
         return self.public_url or self.url
+
+    @property
+    def rtc_tcp(self) -> bool:
+        """ICE/TCP on LIVEKIT_RTC_TCP_PORT: livekit-server binds it on every interface (it has no setting for
+        the address), so it is only opened when LIVEKIT_BIND is not loopback."""
+        return not is_loopback(self.bind)
 
 
 class LLMProvider(StrEnum):
@@ -210,9 +218,30 @@ class PostgresSettings(BaseSettings):
 
     port: Port = Field(default=5433, description="Port of PostgreSQL (native: loopback only).")
     host: str = Field(default="127.0.0.1", description="Host of PostgreSQL.")
-    user: str = Field(default="letta", description="Database role.")
-    password: SecretStr = Field(default=SecretStr("letta"), description="Database password.")
+    user: str = Field(default="letta", description="Letta's database role (native: not a superuser).")
+    password: SecretStr = Field(
+        default=SecretStr("letta"), description="Letta's database password (native: generated in .stack/secrets.env)."
+    )
     db: str = Field(default="letta", description="Database name.")
+    admin_user: str = Field(
+        default="lvs_admin", description="Native: the admin role that owns the cluster (initdb, extensions)."
+    )
+    admin_password: SecretStr | None = Field(
+        default=None, description="Native: the admin role's password (generated in .stack/secrets.env)."
+    )
+
+    @field_validator("user", "db", "admin_user")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if not SQL_NAME.fullmatch(value):
+            raise ValueError("must be a lower-case SQL name (letters, digits, _; starting with a letter or _)")
+        return value
+
+    @model_validator(mode="after")
+    def _two_roles(self) -> PostgresSettings:
+        if self.admin_user == self.user:
+            raise ValueError("POSTGRES_ADMIN_USER must differ from POSTGRES_USER (Letta's role is not the admin)")
+        return self
 
     @property
     def uri(self) -> str:
@@ -228,7 +257,8 @@ class LettaSettings(BaseSettings):
     base_url: str = Field(default="http://127.0.0.1:8283", description="Letta server URL (no /v1).")
     port: Port = Field(default=8283, description="Port the native Letta server listens on.")
     password: SecretStr | None = Field(
-        default=None, description="Letta server password (sent as a bearer token); off on loopback."
+        default=None,
+        description="Letta server password, sent as 'Authorization: Bearer' (native: generated in .stack/secrets.env).",
     )
     timeout: float = Field(default=20.0, gt=0, description="Seconds to wait for Letta's first token.")
     default_agent_name: str = Field(default="voice-assistant", description="Agent created on first start.")
@@ -519,7 +549,6 @@ class Settings(BaseSettings):
         """Every port the native stack listens on, by service."""
         ports = {
             "livekit": self.livekit.port,
-            "livekit-rtc-tcp": self.livekit.rtc_tcp_port,
             "postgres": self.postgres.port,
             "letta": self.letta.port,
             "agent": self.agent.port,
@@ -527,6 +556,8 @@ class Settings(BaseSettings):
             "web": self.web.port,
             "recovery": self.recovery.port,
         }
+        if self.livekit.rtc_tcp:
+            ports["livekit-rtc-tcp"] = self.livekit.rtc_tcp_port
         if self.llm.is_local:
             ports |= {"llm": self.llm.port, "embeddings": self.embeddings.port}
         return ports

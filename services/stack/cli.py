@@ -16,6 +16,7 @@ from services.stack.applied import AppliedStore, Change, fingerprint, pending_ch
 from services.stack.dev_secrets import ensure_dev_secrets
 from services.stack.effective import effective_settings, env_file_problems, format_table
 from services.stack.health import port_in_use, probe, wait_for
+from services.stack.private_files import make_private
 from services.stack.programs import Program, programs
 from services.stack.render import render_all
 from services.stack.supervisor import Supervisor
@@ -86,6 +87,36 @@ def _failing_service(error: StackError, progs: list[Program]) -> str | None:
     return next((p.name for p in progs if text.startswith(p.name) or f" {p.name} " in f" {text} "), None)
 
 
+WEAK_DB_PASSWORD = "letta"
+REQUIRED_SECRETS = (("LETTA_PASSWORD", "letta", "password"), ("POSTGRES_ADMIN_PASSWORD", "postgres", "admin_password"))
+
+
+def check_secrets(settings: Settings) -> None:
+    """The generated secrets the native stack needs are set (by .stack/secrets.env, .env or the environment)."""
+    for env_name, section, field in REQUIRED_SECRETS:
+        value = getattr(getattr(settings, section), field)
+        if value is None or not value.get_secret_value():
+            raise StackError(f"{env_name} is empty: remove its line from .env to have one generated")
+    if settings.postgres.password.get_secret_value() == WEAK_DB_PASSWORD:
+        say(f"note: POSTGRES_PASSWORD is the old default '{WEAK_DB_PASSWORD}' (set in .env?): remove that line to have")
+        say("      a strong one generated in .stack/secrets.env")
+
+
+def secure_postgres(settings: Settings, sup: Supervisor) -> None:
+    """Apply PostgreSQL's access rules; a server running with other rules (old code) is stopped first."""
+    pg = settings.postgres
+    if port_in_use(pg.port, pg.host):
+        if database.hba_is_current(settings) and database.admin_can_connect(settings):
+            return
+        if not sup.running() or "postgres" not in sup.info():
+            raise StackError(f"postgres: something else listens on {pg.host}:{pg.port} (POSTGRES_PORT)")
+        say("    stopping PostgreSQL to apply its access rules (passwords, no trust)")
+        sup.stop("postgres")
+        if not wait_for(lambda: not port_in_use(pg.port, pg.host), 60, interval=0.3):
+            raise StackError("postgres did not stop in 60s")
+    database.secure_offline(settings)
+
+
 def cmd_up(settings: Settings) -> int:
     progs = programs(settings)
     sup = Supervisor(settings)
@@ -93,10 +124,15 @@ def cmd_up(settings: Settings) -> int:
         folder.mkdir(parents=True, exist_ok=True)
     begun = time.monotonic()
     try:
+        check_secrets(settings)
         say("==> Checking ports")
         check_ports(settings, progs, sup)
+        say("==> Making the stack's files private")
+        changed = make_private(settings)
+        say(f"    {len(changed)} files and folders tightened to owner-only" if changed else "    already private")
         say("==> Preparing PostgreSQL data")
         database.init_postgres(settings)
+        secure_postgres(settings, sup)
         render_all(settings, progs)
         rows = effective_settings(settings)
         store = AppliedStore(settings.stack.run_dir)
@@ -281,8 +317,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("check", help="validate the settings and exit")
     sub.add_parser("config", help="every effective setting, where its value comes from (secrets masked)")
     args = parser.parse_args(argv)
+    os.umask(0o077)  # every file the runner writes (configs, secrets, data) is private
     if args.command in ("up", "check") and ensure_dev_secrets():
-        say("generated secrets for the native stack (LiveKit API, login cookies) in .stack/secrets.env")
+        say("generated the native stack's secrets in .stack/secrets.env (LiveKit, Letta, PostgreSQL, login cookies)")
     settings = load_settings_or_exit()
     actions: dict[str, Callable[[], int]] = {
         "up": lambda: cmd_up(settings),

@@ -1,4 +1,10 @@
-"""PostgreSQL data folder and Letta's schema: created once, never deleted by the stack."""
+"""PostgreSQL data folder and Letta's schema: created once, never deleted by the stack, kept private.
+
+Every `make up` (re)applies the access rules of services/stack/pg_auth.py: the server stopped, in
+single-user mode (pg_hba.conf, the admin role and its password); the server running, as the admin over
+the socket (Letta's role, its password, and ownership of Letta's database). A data folder made by the old
+code (trusted socket, Letta's role a superuser) is migrated this way without touching its data.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +16,11 @@ import tempfile
 from pathlib import Path
 
 from services.shared.settings import Settings
+from services.stack import pg_auth
 from services.stack.programs import letta_env, pg_bin_dir, pg_run_user
 
 LETTA_VERSION = "0.16.8"
+SOCKET_DIR_MODE = 0o700
 
 
 class SetupError(RuntimeError):
@@ -44,30 +52,53 @@ def grant_traversal(path: Path, user: str) -> None:
             parent.chmod(mode | 0o001)
 
 
+def data_dir(settings: Settings) -> Path:
+    return settings.stack.data_dir / "postgres"
+
+
+def socket_dir(settings: Settings) -> Path:
+    return settings.stack.run_dir / "pg"
+
+
+def admin_password(settings: Settings) -> str:
+    password = settings.postgres.admin_password
+    if password is None or not password.get_secret_value():
+        raise SetupError("POSTGRES_ADMIN_PASSWORD is not set: 'make up' generates it in .stack/secrets.env")
+    return password.get_secret_value()
+
+
+def prepare_socket_dir(settings: Settings) -> None:
+    """The socket folder: owned by PostgreSQL's user, mode 700 (nobody else may connect through it)."""
+    sock = socket_dir(settings)
+    sock.mkdir(parents=True, exist_ok=True)
+    user = pg_run_user(settings)
+    if user:
+        grant_traversal(sock.parent, user)
+        shutil.chown(sock, user)
+    sock.chmod(SOCKET_DIR_MODE)
+
+
 def init_postgres(settings: Settings) -> bool:
     """Create the data folder with initdb if it is missing. True when it was created now."""
-    data = settings.stack.data_dir / "postgres"
+    data = data_dir(settings)
     user = pg_run_user(settings)
-    sock_dir = settings.stack.run_dir / "pg"
-    sock_dir.mkdir(parents=True, exist_ok=True)
     if user:
         ensure_os_user(user)
         grant_traversal(pg_bin_dir(settings), user)
         data.parent.mkdir(parents=True, exist_ok=True)
         grant_traversal(data.parent, user)
-        shutil.chown(sock_dir, user)
+    prepare_socket_dir(settings)
     if (data / "PG_VERSION").exists():
         if user:
             shutil.chown(data, user)
         return False
-    print(f"    initialising PostgreSQL data in {data}")
+    print(f"    initialising PostgreSQL data in {data} (admin role '{settings.postgres.admin_user}')")
     data.mkdir(parents=True, exist_ok=True)
     data.chmod(0o700)
     if user:
         shutil.chown(data, user)
-    pg = settings.postgres
-    with tempfile.NamedTemporaryFile("w", dir=sock_dir, delete=False) as pwfile:
-        pwfile.write(pg.password.get_secret_value())
+    with tempfile.NamedTemporaryFile("w", dir=socket_dir(settings), delete=False) as pwfile:
+        pwfile.write(admin_password(settings))
     try:
         if user:
             shutil.chown(pwfile.name, user)
@@ -76,9 +107,9 @@ def init_postgres(settings: Settings) -> bool:
             "-D",
             str(data),
             "-U",
-            pg.user,
+            settings.postgres.admin_user,
             f"--pwfile={pwfile.name}",
-            "--auth-local=trust",
+            "--auth-local=scram-sha-256",
             "--auth-host=scram-sha-256",
             "--encoding=UTF8",
             "--locale=C",
@@ -92,36 +123,86 @@ def init_postgres(settings: Settings) -> bool:
     return True
 
 
+def hba_is_current(settings: Settings) -> bool:
+    """True when pg_hba.conf holds exactly the stack's rules."""
+    path = data_dir(settings) / "pg_hba.conf"
+    return path.exists() and path.read_text() == pg_auth.pg_hba_conf()
+
+
+def write_hba(settings: Settings) -> None:
+    path = data_dir(settings) / "pg_hba.conf"
+    path.write_text(pg_auth.pg_hba_conf())
+    path.chmod(0o600)
+    user = pg_run_user(settings)
+    if user:
+        shutil.chown(path, user)
+
+
+def secure_offline(settings: Settings) -> None:
+    """With the server stopped: write pg_hba.conf and give the admin role its password (single-user mode)."""
+    if not hba_is_current(settings):
+        print("    writing pg_hba.conf: SCRAM passwords on the socket and loopback, nothing trusted")
+    write_hba(settings)
+    admin = settings.postgres.admin_user
+    sql = pg_auth.admin_sql(admin, pg_auth.scram_verifier(admin_password(settings)))
+    command = [str(pg_bin_dir(settings) / "postgres"), "--single", "-j", "-D", str(data_dir(settings)), "postgres"]
+    result = subprocess.run(
+        _as_user(pg_run_user(settings), command), input=sql, capture_output=True, text=True, check=False
+    )
+    errors = [line for line in (result.stdout + result.stderr).splitlines() if "ERROR:" in line or "FATAL:" in line]
+    if result.returncode != 0 or errors:
+        # only the ERROR/FATAL lines: the STATEMENT lines would repeat the password verifier
+        raise SetupError(f"setting up the admin role '{admin}' failed: {' | '.join(errors)[-400:]}")
+
+
+def admin_env(settings: Settings) -> dict[str, str]:
+    """Environment for libpq tools connecting as the admin (the password never goes on argv)."""
+    return {**os.environ, "PGPASSWORD": admin_password(settings), "PGCONNECT_TIMEOUT": "10"}
+
+
 def psql(settings: Settings, sql: str, db: str = "postgres") -> str:
-    """Run SQL through the unix socket as the database owner."""
+    """Run SQL through the unix socket as the admin role (password authentication)."""
     command = [
         str(pg_bin_dir(settings) / "psql"),
         "-h",
-        str(settings.stack.run_dir / "pg"),
+        str(socket_dir(settings)),
         "-p",
         str(settings.postgres.port),
         "-U",
-        settings.postgres.user,
+        settings.postgres.admin_user,
         "-d",
         db,
+        "-w",
         "-v",
         "ON_ERROR_STOP=1",
-        "-tAc",
-        sql,
+        "-qtA",
     ]
-    result = subprocess.run(_as_user(pg_run_user(settings), command), capture_output=True, text=True, check=False)
+    result = subprocess.run(command, input=sql, env=admin_env(settings), capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        raise SetupError(f"psql failed: {result.stderr.strip()[-400:]}")
+        raise SetupError(f"psql as '{settings.postgres.admin_user}' failed: {result.stderr.strip()[-400:]}")
     return result.stdout.strip()
 
 
+def admin_can_connect(settings: Settings) -> bool:
+    """True when the running server accepts the admin's current password."""
+    try:
+        return psql(settings, "SELECT 1") == "1"
+    except SetupError:
+        return False
+
+
 def ensure_database(settings: Settings) -> None:
-    """Letta's database with the pgvector extension."""
-    db = settings.postgres.db
-    if psql(settings, f"SELECT 1 FROM pg_database WHERE datname = '{db}'") != "1":
-        print(f"    creating database '{db}' with pgvector")
-        psql(settings, f'CREATE DATABASE "{db}"')
-    psql(settings, "CREATE EXTENSION IF NOT EXISTS vector", db=db)
+    """Letta's role (not a superuser) owning Letta's database, with the pgvector extension."""
+    pg = settings.postgres
+    psql(settings, pg_auth.letta_role_sql(pg.user, pg_auth.scram_verifier(pg.password.get_secret_value())))
+    if psql(settings, f"SELECT 1 FROM pg_database WHERE datname = '{pg.db}'") != "1":
+        print(f"    creating database '{pg.db}' owned by '{pg.user}', with pgvector")
+        psql(settings, f'CREATE DATABASE "{pg.db}" OWNER "{pg.user}"')
+    psql(settings, pg_auth.database_owner_sql(pg.db, pg.user))
+    psql(settings, "CREATE EXTENSION IF NOT EXISTS vector", db=pg.db)
+    psql(settings, pg_auth.letta_ownership_sql(pg.user), db=pg.db)
+    if psql(settings, f"SELECT rolsuper FROM pg_roles WHERE rolname = '{pg.user}'") != "f":
+        raise SetupError(f"the database role '{pg.user}' is still a superuser")
 
 
 def migrate_letta(settings: Settings) -> None:

@@ -67,8 +67,11 @@ def letta_env(settings: Settings) -> dict[str, str]:
         "LETTA_TELEMETRY_ENABLE_DATADOG": "false",
         "PYTHONUNBUFFERED": "1",
     }
+    # Letta's secure mode, always: every route but health/readiness needs "Authorization: Bearer <password>".
+    # Without LETTA_PASSWORD Letta would make up one nobody knows (`make up` generates it first).
+    env["LETTA_SERVER_SECURE"] = "true"
     if settings.letta.password:
-        env |= {"LETTA_SERVER_SECURE": "true", "LETTA_SERVER_PASSWORD": settings.letta.password.get_secret_value()}
+        env["LETTA_SERVER_PASSWORD"] = settings.letta.password.get_secret_value()
     return env
 
 
@@ -132,7 +135,7 @@ def programs(settings: Settings) -> list[Program]:
             command=[str(s.cache / "bin" / "livekit-server"), "--config", str(run_dir / "livekit.yaml")],
             stage=0,
             health=Health("http", f"{lk.http_url}/"),
-            ports=(("LIVEKIT_PORT", lk.port), ("LIVEKIT_RTC_TCP_PORT", lk.rtc_tcp_port)),
+            ports=(("LIVEKIT_PORT", lk.port), *((("LIVEKIT_RTC_TCP_PORT", lk.rtc_tcp_port),) if lk.rtc_tcp else ())),
         ),
     ]
     if settings.llm.is_local:
@@ -164,8 +167,8 @@ def programs(settings: Settings) -> list[Program]:
         Program(
             name="letta",
             command=[
-                str(s.dir / "letta-venv" / "bin" / "letta"),
-                "server",
+                str(s.dir / "letta-venv" / "bin" / "python"),
+                str(ROOT / "services" / "stack" / "letta_launch.py"),
                 "--host",
                 "127.0.0.1",
                 "--port",

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import configparser
 import io
+import ipaddress
 import shlex
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from services.shared.settings import Settings
+from services.shared.settings import Settings, is_loopback
 from services.stack.programs import Program
+
+PRIVATE_UMASK = "077"
 
 
 def livekit_config(settings: Settings) -> dict[str, Any]:
@@ -20,12 +23,7 @@ def livekit_config(settings: Settings) -> dict[str, Any]:
     return {
         "port": lk.port,
         "bind_addresses": [lk.bind],
-        "rtc": {
-            "tcp_port": lk.rtc_tcp_port,
-            "udp_port": lk.rtc_udp_port,
-            "use_external_ip": False,
-            "node_ip": "127.0.0.1" if lk.bind in ("127.0.0.1", "localhost") else None,
-        },
+        "rtc": rtc_config(settings),
         "keys": {lk.api_key: lk.api_secret.get_secret_value()},
         # Rooms are created through the API only (web service, smoke): a lagging agent job or client cannot
         # bring back a room that was deleted.
@@ -40,6 +38,28 @@ def livekit_config(settings: Settings) -> dict[str, Any]:
         },
         "logging": {"json": True, "level": "info"},
     }
+
+
+def rtc_config(settings: Settings) -> dict[str, Any]:
+    """Media ports that follow LIVEKIT_BIND: on loopback UDP listens on 127.0.0.1 only and ICE/TCP is off
+    (livekit-server would bind it on every interface); on a specific address UDP listens there only."""
+    lk = settings.livekit
+    if is_loopback(lk.bind):
+        return {
+            "udp_port": lk.rtc_udp_port,
+            "use_external_ip": False,
+            "node_ip": "127.0.0.1",
+            "enable_loopback_candidate": True,
+            "ips": {"includes": ["127.0.0.1/32"]},
+        }
+    conf: dict[str, Any] = {"tcp_port": lk.rtc_tcp_port, "udp_port": lk.rtc_udp_port, "use_external_ip": False}
+    try:
+        network = ipaddress.ip_network(lk.bind)
+    except ValueError:  # a host name: livekit-server resolves it for HTTP only
+        return conf
+    if not network.network_address.is_unspecified:
+        conf["ips"] = {"includes": [str(network)]}
+    return conf
 
 
 def _strip_none(value: Any) -> Any:
@@ -69,6 +89,7 @@ def supervisord_conf(settings: Settings, progs: list[Program]) -> str:
         "logfile_maxbytes": "10MB",
         "nodaemon": "false",
         "silent": "true",
+        "umask": PRIVATE_UMASK,  # logs and every file the programs create: owner only
     }
     conf["rpcinterface:supervisor"] = {
         "supervisor.rpcinterface_factory": "supervisor.rpcinterface:make_main_rpcinterface"
@@ -90,6 +111,7 @@ def supervisord_conf(settings: Settings, progs: list[Program]) -> str:
             "stdout_logfile": str(s.log_dir / f"{prog.name}.log"),
             "stdout_logfile_maxbytes": "20MB",
             "stdout_logfile_backups": "2",
+            "umask": PRIVATE_UMASK,
         }
         if prog.env:
             section["environment"] = ",".join(f"{k}={_env_value(v)}" for k, v in prog.env.items())

@@ -20,7 +20,7 @@ from services.shared.letta_agents import create_voice_agent
 from services.shared.settings import Settings
 from tests.helpers import eventually, log_tail
 
-pytestmark = [pytest.mark.stack, pytest.mark.lifecycle]
+pytestmark = [pytest.mark.stack, pytest.mark.lifecycle, pytest.mark.destructive]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,8 +66,14 @@ def test_agent_and_memory_block_survive_backup_and_restore(stack: Settings, tmp_
         assert refused.returncode != 0 and "CONFIRM=yes" in refused.stderr, refused.stdout + refused.stderr
         assert agent.id not in _agent_ids(stack), "restore ran without confirmation"
 
+        safety_before = set((ROOT / "backups").glob("letta-before-restore-*.dump"))
         restored = _script("restore.sh", f"FILE={dump}", env={"CONFIRM": "yes"})
         assert restored.returncode == 0, restored.stdout + restored.stderr + log_tail(stack, "letta")
+        safety = set((ROOT / "backups").glob("letta-before-restore-*.dump")) - safety_before
+        assert len(safety) == 1, "restore dropped the database without a safety dump first"
+        for path in safety:  # the database before the restore (the agent already deleted): ours to remove
+            assert path.stat().st_mode & 0o077 == 0
+            path.unlink()
 
         eventually(lambda: agent.id in _agent_ids(stack), timeout=60, what="the agent back in Letta")
         blocks = {b.label: b.value for b in letta_client(stack).agents.blocks.list(agent.id)}

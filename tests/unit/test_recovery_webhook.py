@@ -16,8 +16,10 @@ from livekit import api
 from livekit.protocol import models
 from livekit.protocol.webhook import WebhookEvent
 
-from services.recovery.server import create_app
-from services.recovery.sweeper import Sweeper
+from services.recovery.policy import Action, ActionKind, Rule
+from services.recovery.replay import ReplayGuard
+from services.recovery.server import SWEEPER, create_app
+from services.recovery.sweeper import Outcome, Sweeper
 from services.recovery.webhook import trigger_for
 from services.shared.livekit import room_metadata
 from services.shared.settings import LiveKitSettings, RecoverySettings, RoomOwnership, Settings
@@ -105,5 +107,49 @@ def test_healthz_and_metrics() -> None:
         assert health.status == 200 and (await health.json())["status"] == "ok"
         metrics = await client.get("/metrics")
         assert metrics.status == 200 and "lvs_recovery_webhooks" in await metrics.text()
+
+    with_client(check)
+
+
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
+def test_a_replayed_webhook_is_answered_but_not_acted_on() -> None:
+    ev = event("participant_left", "lvs-a", OURS, "agent-letta-x", AGENT)
+    ev.id = "EV_replay_1"
+    body = MessageToJson(ev)
+
+    async def check(client: TestClient) -> None:
+        first = await post(client, body, signed(body))
+        assert first == (200, {"ok": True, "event": "participant_left", "sweep": "lvs-a"})
+        again = await post(client, body, signed(body))  # the same signed request, delivered again
+        assert again == (200, {"ok": True, "event": "participant_left", "sweep": None, "duplicate": True})
+
+    with_client(check)
+
+
+def test_replay_guard_forgets_ids_after_the_window() -> None:
+    now = [0.0]
+    guard = ReplayGuard(window=10, limit=3, clock=lambda: now[0])
+    assert not guard.seen_before("a") and guard.seen_before("a")
+    assert not guard.seen_before("") and not guard.seen_before("")  # no id: never a replay
+    now[0] = 11
+    assert not guard.seen_before("a")  # the window passed
+    for name in "bcdef":
+        guard.seen_before(name)
+    assert len(guard) <= 4  # bounded
+
+
+def test_healthz_names_no_room_and_no_identity() -> None:
+    async def check(client: TestClient) -> None:
+        sweeper = client.app[SWEEPER]
+        action = Action(
+            ActionKind.REMOVE_PARTICIPANT, Rule.INACTIVE_PARTICIPANT, "lvs-secret-room", "alice@example.com", None, ""
+        )
+        sweeper.recent.append((1.0, action, Outcome.DONE))
+        sweeper.last_error = "RuntimeError: room lvs-secret-room failed"
+        text = await (await client.get("/healthz")).text()
+        assert "lvs-secret-room" not in text and "alice" not in text
+        body = json.loads(text)
+        assert body["recent_actions"] == 1 and body["recent_actions_by_rule"] == {Rule.INACTIVE_PARTICIPANT.value: 1}
+        assert body["last_error"] == "RuntimeError"
 
     with_client(check)

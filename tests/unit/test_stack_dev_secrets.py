@@ -9,7 +9,7 @@ import pytest
 
 from services.deploy.secrets import parse_env
 from services.shared.settings import MIN_SECRET_BYTES, LiveKitSettings
-from services.stack.dev_secrets import SECRET_NAME, ensure_dev_secrets
+from services.stack.dev_secrets import GENERATED, SECRET_NAME, ensure_dev_secrets
 
 pytestmark = pytest.mark.unit
 
@@ -50,3 +50,13 @@ def test_the_login_cookie_key_is_generated_too_and_kept(tmp_path: Path) -> None:
     values = parse_env(path.read_text())
     assert values["LIVEKIT_API_SECRET"] == "k" * 40 and len(values["WEB_SECRET_KEY"]) >= MIN_SECRET_BYTES
     assert ensure_dev_secrets(path) is False
+
+
+def test_letta_and_both_postgres_roles_get_their_own_strong_passwords(tmp_path: Path) -> None:
+    path = tmp_path / "secrets.env"
+    ensure_dev_secrets(path)
+    values = parse_env(path.read_text())
+    names = ("LETTA_PASSWORD", "POSTGRES_PASSWORD", "POSTGRES_ADMIN_PASSWORD")
+    assert set(names) <= set(GENERATED) and all(len(values[n]) >= MIN_SECRET_BYTES for n in names)
+    assert len({values[n] for n in names}) == 3
+    assert values["POSTGRES_PASSWORD"].isalnum()  # it goes into a postgresql:// URI unescaped

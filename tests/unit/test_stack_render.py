@@ -25,7 +25,6 @@ def settings(monkeypatch: pytest.MonkeyPatch) -> Settings:
 def test_livekit_config_has_ports_keys_and_webhook(settings: Settings) -> None:
     conf = yaml.safe_load(livekit_yaml(settings))
     assert conf["port"] == settings.livekit.port
-    assert conf["rtc"]["tcp_port"] == settings.livekit.rtc_tcp_port
     assert conf["rtc"]["udp_port"] == settings.livekit.rtc_udp_port
     assert conf["keys"] == {settings.livekit.api_key: settings.livekit.api_secret.get_secret_value()}
     assert conf["webhook"]["urls"] == [f"http://127.0.0.1:{settings.recovery.port}/webhooks/livekit"]
@@ -70,7 +69,43 @@ def test_local_llm_points_letta_at_llama_cpp(settings: Settings) -> None:
     assert env["OPENAI_BASE_URL"] == f"http://127.0.0.1:{settings.llm.port}/v1"
     assert env["OPENAI_API_KEY"] == LOCAL_LLM_KEY
     assert env["LETTA_PG_URI"].endswith(f":{settings.postgres.port}/{settings.postgres.db}")
-    assert "LETTA_SERVER_SECURE" not in env
+
+
+def test_letta_always_runs_in_secure_mode_through_the_launcher(settings: Settings) -> None:
+    env = letta_env(settings)
+    assert env["LETTA_SERVER_SECURE"] == "true"  # the old code ran Letta without a password
+    letta = next(p for p in programs(settings) if p.name == "letta")
+    assert letta.command[1].endswith("services/stack/letta_launch.py")
+
+
+@pytest.mark.parametrize("bind", ["127.0.0.1", "localhost", "::1"])
+def test_media_ports_stay_on_loopback(monkeypatch: pytest.MonkeyPatch, bind: str) -> None:
+    monkeypatch.setenv("LIVEKIT_BIND", bind)
+    settings = Settings()
+    rtc = yaml.safe_load(livekit_yaml(settings))["rtc"]
+    assert "tcp_port" not in rtc  # livekit-server binds ICE/TCP on every interface: off on loopback
+    assert rtc["ips"] == {"includes": ["127.0.0.1/32"]} and rtc["enable_loopback_candidate"] is True
+    assert "livekit-rtc-tcp" not in settings.ports()
+    livekit = next(p for p in programs(settings) if p.name == "livekit")
+    assert [setting for setting, _ in livekit.ports] == ["LIVEKIT_PORT"]
+
+
+def test_media_ports_follow_a_specific_bind(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIVEKIT_BIND", "10.1.2.3")
+    monkeypatch.setenv("LIVEKIT_API_SECRET", "s" * 40)
+    settings = Settings()
+    rtc = yaml.safe_load(livekit_yaml(settings))["rtc"]
+    assert rtc["tcp_port"] == settings.livekit.rtc_tcp_port
+    assert rtc["ips"] == {"includes": ["10.1.2.3/32"]}
+    monkeypatch.setenv("LIVEKIT_BIND", "0.0.0.0")
+    assert "ips" not in yaml.safe_load(livekit_yaml(Settings()))["rtc"]
+
+
+def test_programs_and_supervisord_create_private_files(settings: Settings) -> None:
+    conf = configparser.RawConfigParser()
+    conf.read_string(supervisord_conf(settings, programs(settings)))
+    assert conf["supervisord"]["umask"] == "077"
+    assert all(conf[s]["umask"] == "077" for s in conf.sections() if s.startswith("program:"))
 
 
 def test_letta_password_turns_on_secure_mode(monkeypatch: pytest.MonkeyPatch) -> None:

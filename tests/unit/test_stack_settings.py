@@ -92,3 +92,14 @@ def test_env_example_documents_every_setting() -> None:
     expected = {env_name(section, field) for section in SECTIONS.values() for field in section.model_fields}
     assert not expected - documented, f"missing from config/env.example: {sorted(expected - documented)}"
     assert not documented - expected, f"unknown in config/env.example: {sorted(documented - expected)}"
+
+
+def test_env_example_never_sets_a_secret() -> None:
+    """`cp config/env.example .env` must not override the generated secrets with well-known ones."""
+    from pydantic import SecretStr
+
+    example = (ROOT / "config" / "env.example").read_text()
+    for section in SECTIONS.values():
+        for name, field in section.model_fields.items():
+            if isinstance(field.default, SecretStr):
+                assert not re.search(rf"^{env_name(section, name)}=", example, flags=re.MULTILINE), name

@@ -1,0 +1,135 @@
+"""Another user of the machine cannot read the assistants' memory: not through PostgreSQL (TCP or socket),
+not through Letta's API, not from the stack's files. Checked as a real unprivileged OS user."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import subprocess
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from services.shared.letta import letta_headers
+from services.shared.settings import Settings
+from services.stack import database
+from services.stack.private_files import private_roots
+from services.stack.programs import pg_bin_dir
+
+pytestmark = pytest.mark.stack
+OUTSIDER = "lvs-outsider"
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+@pytest.fixture(scope="module")
+def outsider() -> Iterator[str]:
+    """An unprivileged OS user that is not the stack's (created once, left in place for later runs)."""
+    if os.geteuid() != 0:
+        pytest.skip("creating a second OS user needs root")
+    try:
+        pwd.getpwnam(OUTSIDER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", OUTSIDER],
+            check=True,
+            timeout=120,
+        )
+    yield OUTSIDER
+
+
+def as_user(user: str, *command: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {"PATH": "/usr/bin:/bin", "HOME": "/", **(env or {})}
+    return subprocess.run(
+        ["runuser", "-u", user, "--", "env", "-i", *(f"{k}={v}" for k, v in clean.items()), *command],
+        cwd="/",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def psql_args(settings: Settings, host: str, user: str) -> list[str]:
+    pg = settings.postgres
+    return [str(pg_bin_dir(settings) / "psql"), "-h", host, "-p", str(pg.port), "-U", user, "-d", pg.db, "-w"]
+
+
+def test_postgres_over_tcp_needs_the_password(stack: Settings, outsider: str) -> None:
+    pg = stack.postgres
+    for role in (pg.user, pg.admin_user):
+        blank = as_user(outsider, *psql_args(stack, pg.host, role), "-c", "SELECT count(*) FROM agents")
+        assert blank.returncode != 0 and "no password supplied" in blank.stderr, blank.stdout + blank.stderr
+        wrong = as_user(outsider, *psql_args(stack, pg.host, role), "-c", "SELECT 1", env={"PGPASSWORD": "letta"})
+        assert wrong.returncode != 0 and "password authentication failed" in wrong.stderr, wrong.stderr
+
+
+def test_postgres_socket_is_closed_to_others_and_needs_a_password(stack: Settings, outsider: str) -> None:
+    sock = database.socket_dir(stack)
+    assert sock.stat().st_mode & 0o077 == 0, f"{sock} is mode {sock.stat().st_mode & 0o777:o}"
+    other = as_user(outsider, *psql_args(stack, str(sock), stack.postgres.user), "-c", "SELECT 1")
+    assert other.returncode != 0 and "Permission denied" in other.stderr, other.stdout + other.stderr
+    # even a process that may enter the folder (root here) gets no trust: the old code's --auth-local=trust
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    for role in (stack.postgres.user, stack.postgres.admin_user):
+        inside = subprocess.run(
+            [*psql_args(stack, str(sock), role), "-c", "SELECT 1"],
+            env=clean,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert inside.returncode != 0 and "no password supplied" in inside.stderr, inside.stdout + inside.stderr
+
+
+def test_lettas_role_is_not_a_superuser_and_nothing_is_trusted(stack: Settings) -> None:
+    pg = stack.postgres
+    row = database.psql(stack, f"SELECT rolsuper, rolcreatedb, rolcreaterole FROM pg_roles WHERE rolname = '{pg.user}'")
+    assert row == "f|f|f"
+    assert database.psql(stack, f"SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '{pg.db}'") == pg.user
+    rules = database.psql(stack, "SELECT DISTINCT auth_method FROM pg_hba_file_rules").split()
+    assert "trust" not in rules and "scram-sha-256" in rules
+
+
+def letta_get(settings: Settings, user: str, path: str) -> str:
+    script = (
+        "import urllib.request, urllib.error\n"
+        f"try: print(urllib.request.urlopen({settings.letta.base_url + path!r}, timeout=10).status)\n"
+        "except urllib.error.HTTPError as e: print(e.code)\n"
+    )
+    return as_user(user, SYSTEM_PYTHON, "-c", script).stdout.strip()
+
+
+def test_lettas_api_needs_the_password(stack: Settings, outsider: str) -> None:
+    assert letta_get(stack, outsider, "/v1/agents/") == "401"
+    assert letta_get(stack, outsider, "/v1/health/") == "200"  # health stays open for probes
+    url = f"{stack.letta.base_url}/v1/agents/"
+    assert httpx.get(url, headers={"Authorization": "Bearer wrong"}, timeout=10).status_code == 401
+    assert httpx.get(url, headers=letta_headers(stack), timeout=10).status_code == 200
+    chat = httpx.post(f"{stack.letta.openai_url}/chat/completions", json={"model": "x", "messages": []}, timeout=10)
+    assert chat.status_code == 401  # the voice contract too
+
+
+@pytest.mark.parametrize("origin", ["http://localhost:3000", "https://app.letta.com"])
+def test_letta_allows_no_browser_origin(stack: Settings, origin: str) -> None:
+    headers = {"Origin": origin, "Access-Control-Request-Method": "GET", **letta_headers(stack)}
+    preflight = httpx.options(f"{stack.letta.base_url}/v1/agents/", headers=headers, timeout=10)
+    assert "access-control-allow-origin" not in preflight.headers, dict(preflight.headers)
+
+
+def test_the_stacks_files_are_unreadable_to_others(stack: Settings, outsider: str) -> None:
+    roots = [str(p) for p in private_roots(stack) if p.exists()]
+    found = as_user(outsider, "find", *roots, "-readable", "(", "-type", "f", "-o", "-type", "d", ")")
+    readable = found.stdout.splitlines()
+    assert readable == [], f"readable by {outsider}: {readable[:10]}"
+    for name in ("letta.log", "postgres.log", "supervisord.log"):
+        assert (stack.stack.log_dir / name).stat().st_mode & 0o077 == 0, name
+    config = stack.stack.data_dir / "letta" / ".letta" / "config"  # holds the database URI with its password
+    assert not config.exists() or config.stat().st_mode & 0o077 == 0
+
+
+def test_secrets_stay_out_of_the_logs(stack: Settings) -> None:
+    secrets = [s.get_secret_value() for s in (stack.letta.password, stack.postgres.password) if s is not None]
+    for log in stack.stack.log_dir.glob("*.log"):
+        text = log.read_text(errors="replace")
+        assert not any(secret in text for secret in secrets), f"a secret is in {log}"
