@@ -15,7 +15,9 @@ from services.shared.settings import DispatchMode, Settings, is_loopback
 
 PRELOAD_MODULES = [
     "livekit.plugins.silero",
-    "pocketsphinx",
+    "faster_whisper",
+    "onnxruntime",
+    "piper_onnx",
     "letta_client",
     "httpx",
     "services.agent.session",

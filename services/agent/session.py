@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from livekit import rtc
@@ -16,11 +17,11 @@ from services.agent import metrics
 from services.agent.brain import Lookup, lookup_agent
 from services.agent.policy import MetadataError, parse_dispatch_metadata, parse_switch_request
 from services.agent.presence import HumanView, IdleTimer, choose_link
-from services.agent.providers import build_stt, build_tts, plan_speech
+from services.agent.providers import build_stt, build_tts, load_offline_models, plan_speech
 from services.agent.voice import NOT_FOUND, SWITCH_FAILED, LettaVoiceAgent, switched_to
 from services.shared.livekit import LETTA_AGENT_ATTRIBUTE, LISTENING_TO_ATTRIBUTE
 from services.shared.logging import bind_context
-from services.shared.settings import Settings, STTProvider, get_settings
+from services.shared.settings import Settings, get_settings
 
 log = logging.getLogger("lvs.agent.session")
 
@@ -41,12 +42,13 @@ def prewarm(proc: JobProcess) -> None:
     import letta_client  # noqa: F401
 
     settings = get_settings()
+    started = time.monotonic()
     proc.userdata["vad"] = silero.VAD.load()
-    if settings.agent.stt is STTProvider.OFFLINE:
-        from services.agent.speech.sphinx import SphinxModel
-
-        proc.userdata["sphinx"] = SphinxModel()
-    log.info("job process prewarmed", extra={"stt": settings.agent.stt, "tts": settings.agent.tts})
+    proc.userdata |= load_offline_models(plan_speech(settings), settings)
+    log.info(
+        "job process prewarmed",
+        extra={"stt": settings.agent.stt, "tts": settings.agent.tts, "seconds": round(time.monotonic() - started, 2)},
+    )
 
 
 def is_human(participant: rtc.RemoteParticipant) -> bool:
@@ -67,8 +69,8 @@ def build_session(settings: Settings, userdata: dict[str, Any]) -> AgentSession:
     vad = userdata["vad"]
     return AgentSession(
         vad=vad,
-        stt=build_stt(plan, settings, vad, userdata.get("sphinx")),
-        tts=build_tts(plan, settings),
+        stt=build_stt(plan, settings, vad, userdata.get("stt")),
+        tts=build_tts(plan, settings, userdata.get("tts")),
         turn_handling={
             "turn_detection": "vad",
             "interruption": {"enabled": True, "mode": "vad"},
