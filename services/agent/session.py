@@ -21,6 +21,7 @@ from services.agent.providers import build_stt, build_tts, load_offline_models, 
 from services.agent.voice import NOT_FOUND, SWITCH_FAILED, LettaVoiceAgent, switched_to
 from services.shared.livekit import LETTA_AGENT_ATTRIBUTE, LISTENING_TO_ATTRIBUTE
 from services.shared.logging import bind_context
+from services.shared.prompt_warmup import try_warm_prompt
 from services.shared.settings import Settings, get_settings
 
 log = logging.getLogger("lvs.agent.session")
@@ -304,4 +305,7 @@ async def entrypoint(ctx: JobContext) -> None:
         # Letta may come back: keep the room, each turn says sorry until it does.
         metrics.FAULTS.labels(kind="letta_lookup").inc()
         log.error("Letta unavailable at job start; continuing", extra={"detail": found.detail})
+    elif settings.llm.is_local:
+        # Fill llama.cpp's prompt cache with this agent's prompt while the greeting plays.
+        job._spawn(asyncio.to_thread(try_warm_prompt, settings, letta_agent_id), "warm_prompt")
     await job.run(letta_agent_id)
