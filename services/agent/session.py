@@ -45,7 +45,7 @@ def prewarm(proc: JobProcess) -> None:
     settings = get_settings()
     started = time.monotonic()
     proc.userdata["vad"] = silero.VAD.load()
-    proc.userdata |= load_offline_models(plan_speech(settings), settings)
+    proc.userdata.update(load_offline_models(plan_speech(settings), settings))
     log.info(
         "job process prewarmed",
         extra={"stt": settings.agent.stt, "tts": settings.agent.tts, "seconds": round(time.monotonic() - started, 2)},
