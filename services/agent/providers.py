@@ -59,10 +59,14 @@ def check_providers(settings: Settings) -> SpeechPlan:
             raise ProviderError("AGENT_TTS=espeak needs the espeak-ng program (apt-get install espeak-ng)")
     try:
         if plan.stt is STTProvider.OFFLINE:
-            from services.agent.speech.whisper import tiny_en_path
+            from services.agent.speech.whisper import model_dir
 
-            if not (tiny_en_path() / "model.bin").is_file():
-                raise ProviderError(f"AGENT_STT=offline: no Whisper model in {tiny_en_path()}")
+            folder = model_dir(settings.agent.whisper_model.value, settings.stack.cache)
+            if not (folder / "model.bin").is_file():
+                raise ProviderError(
+                    f"AGENT_WHISPER_MODEL={settings.agent.whisper_model.value}: no Whisper model in {folder}"
+                    " (run 'make up')"
+                )
         if plan.tts is TTSProvider.OFFLINE:
             from services.agent.speech.piper import joe_voice_paths
 
@@ -79,9 +83,12 @@ def load_offline_models(plan: SpeechPlan, settings: Settings) -> dict[str, objec
     agent = settings.agent
     models: dict[str, object] = {}
     if plan.stt is STTProvider.OFFLINE:
-        from services.agent.speech.whisper import WhisperModel, tiny_en_path
+        from services.agent.speech.whisper import WhisperModel, model_dir
 
-        models["stt"] = WhisperModel(tiny_en_path(), threads=agent.speech_threads, beam_size=agent.whisper_beam)
+        size = agent.whisper_model.value
+        models["stt"] = WhisperModel(
+            model_dir(size, settings.stack.cache), threads=agent.speech_threads, beam_size=agent.whisper_beam, name=size
+        )
     elif plan.stt is STTProvider.SPHINX:
         from services.agent.speech.sphinx import SphinxModel
 

