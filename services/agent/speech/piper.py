@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 from pathlib import Path
 
@@ -43,8 +44,11 @@ class PiperVoice:
         session = ort.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
         self._piper = Piper.from_session(session, str(config))  # also points phonemizer at espeakng-loader
         language = json.loads(config.read_text()).get("espeak", {}).get("voice", "en-us")
-        # Piper voices are trained on espeak-ng phonemes with stress marks and punctuation kept.
-        self._phonemizer = EspeakBackend(language, preserve_punctuation=True, with_stress=True)
+        # Piper voices are trained on espeak-ng phonemes with stress marks and punctuation kept. Its logger
+        # would warn "words count mismatch" on every sentence with punctuation kept: errors only.
+        quiet = logging.getLogger("lvs.agent.phonemizer")
+        quiet.setLevel(logging.ERROR)
+        self._phonemizer = EspeakBackend(language, preserve_punctuation=True, with_stress=True, logger=quiet)
         self.sample_rate: int = self._piper.sample_rate
         self.name = model.stem
         self._length_scale = length_scale
