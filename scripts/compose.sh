@@ -32,7 +32,7 @@ cmd_up() {
     done_ "the page: http://127.0.0.1:$(env_get WEB_PORT | grep . || echo 8080)/ (on this machine)"
   fi
   if [[ "$COMPOSE_PROFILES" == *local-models* ]]; then
-    info "note: the offline model (SmolLM2-135M) only proves the pipeline; set OPENAI_API_KEY for a real assistant."
+    info "note: the offline model (Qwen2.5-Coder-0.5B) answers simple questions, no long-term memory; set OPENAI_API_KEY for a full assistant."
   fi
 }
 

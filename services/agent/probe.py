@@ -34,7 +34,7 @@ FRAME_MS = 20
 SAMPLES_PER_FRAME = MIC_RATE * FRAME_MS // 1000
 # Agent audio frames louder than this count as speech (int16 RMS; espeak-ng speaks at ~3000).
 SPEECH_RMS = 300.0
-# A voice pocketsphinx recognises well from espeak-ng (see docs/agent.md).
+# The espeak-ng voice of the agent tests (pocketsphinx, the old offline STT, was tuned on it).
 TEST_VOICE = ("en-us+f2", 130)
 
 
@@ -45,9 +45,9 @@ def default_agent_id(settings: Settings) -> str:
     return agents[0].id
 
 
-def espeak_wav(text: str, path: Path) -> bytes:
-    """Speak text with espeak-ng into a WAV; return it as 48 kHz mono int16 PCM."""
-    voice, rate = TEST_VOICE
+def espeak_wav(text: str, path: Path, voice: tuple[str, int] = TEST_VOICE) -> bytes:
+    """Speak text with espeak-ng (voice, words per minute) into a WAV; return it as 48 kHz mono int16 PCM."""
+    voice, rate = voice
     subprocess.run(["espeak-ng", "-v", voice, "-s", str(rate), "-w", str(path), text], check=True)
     with wave.open(str(path)) as w:
         raw = w.readframes(w.getnframes())

@@ -50,14 +50,54 @@ def plan_speech(settings: Settings) -> SpeechPlan:
 
 
 def check_providers(settings: Settings) -> SpeechPlan:
-    """Startup check: the plan, plus the offline binaries it relies on."""
+    """Startup check: the plan, plus the offline programs and model packages it relies on."""
     plan = plan_speech(settings)
-    if plan.tts is TTSProvider.OFFLINE:
+    if plan.tts is TTSProvider.ESPEAK:
         from services.agent.speech.espeak import find_espeak
 
         if find_espeak() is None:
-            raise ProviderError("AGENT_TTS=offline needs the espeak-ng program (apt-get install espeak-ng)")
+            raise ProviderError("AGENT_TTS=espeak needs the espeak-ng program (apt-get install espeak-ng)")
+    try:
+        if plan.stt is STTProvider.OFFLINE:
+            from services.agent.speech.whisper import model_dir
+
+            folder = model_dir(settings.agent.whisper_model.value, settings.stack.cache)
+            if not (folder / "model.bin").is_file():
+                raise ProviderError(
+                    f"AGENT_WHISPER_MODEL={settings.agent.whisper_model.value}: no Whisper model in {folder}"
+                    " (run 'make up')"
+                )
+        if plan.tts is TTSProvider.OFFLINE:
+            from services.agent.speech.piper import joe_voice_paths
+
+            missing = [str(p) for p in joe_voice_paths() if not p.is_file()]
+            if missing:
+                raise ProviderError(f"AGENT_TTS=offline: the Piper voice is missing: {', '.join(missing)}")
+    except ImportError as exc:
+        raise ProviderError(f"offline speech packages are not installed ({exc.name}): run 'make up'") from exc
     return plan
+
+
+def load_offline_models(plan: SpeechPlan, settings: Settings) -> dict[str, object]:
+    """The offline STT/TTS models of the plan, loaded once per process (prewarm): {"stt": …, "tts": …}."""
+    agent = settings.agent
+    models: dict[str, object] = {}
+    if plan.stt is STTProvider.OFFLINE:
+        from services.agent.speech.whisper import WhisperModel, model_dir
+
+        size = agent.whisper_model.value
+        models["stt"] = WhisperModel(
+            model_dir(size, settings.stack.cache), threads=agent.speech_threads, beam_size=agent.whisper_beam, name=size
+        )
+    elif plan.stt is STTProvider.SPHINX:
+        from services.agent.speech.sphinx import SphinxModel
+
+        models["stt"] = SphinxModel()
+    if plan.tts is TTSProvider.OFFLINE:
+        from services.agent.speech.piper import PiperVoice, joe_voice_paths
+
+        models["tts"] = PiperVoice(*joe_voice_paths(), threads=agent.speech_threads)
+    return models
 
 
 def build_stt(plan: SpeechPlan, settings: Settings, vad_model: vad.VAD, offline_model: object) -> stt.STT:
@@ -70,18 +110,28 @@ def build_stt(plan: SpeechPlan, settings: Settings, vad_model: vad.VAD, offline_
         from livekit.plugins import deepgram
 
         return deepgram.STT(api_key=plan.stt_key or "")
-    from services.agent.speech.sphinx import SphinxModel, SphinxSTT
+    if plan.stt is STTProvider.SPHINX:
+        from services.agent.speech.sphinx import SphinxModel, SphinxSTT
 
-    assert isinstance(offline_model, SphinxModel)
-    return SphinxSTT(offline_model)
+        assert isinstance(offline_model, SphinxModel)
+        return SphinxSTT(offline_model)
+    from services.agent.speech.whisper import WhisperModel, WhisperSTT
+
+    assert isinstance(offline_model, WhisperModel)
+    return WhisperSTT(offline_model)
 
 
-def build_tts(plan: SpeechPlan, settings: Settings) -> tts.TTS:
-    """The TTS of the plan."""
+def build_tts(plan: SpeechPlan, settings: Settings, offline_voice: object = None) -> tts.TTS:
+    """The TTS of the plan (the offline Piper voice is loaded once per process and passed in)."""
     if plan.tts is TTSProvider.OPENAI:
         from livekit.plugins import openai
 
         return openai.TTS(api_key=plan.tts_key or "", base_url=settings.llm.openai_base_url)
+    if plan.tts is TTSProvider.OFFLINE:
+        from services.agent.speech.piper import PiperTTS, PiperVoice
+
+        assert isinstance(offline_voice, PiperVoice)
+        return PiperTTS(offline_voice)
     from services.agent.speech.espeak import EspeakTTS
 
     return EspeakTTS(voice=settings.agent.voice, rate=settings.agent.speech_rate)

@@ -15,7 +15,9 @@ from services.shared.settings import DispatchMode, Settings, is_loopback
 
 PRELOAD_MODULES = [
     "livekit.plugins.silero",
-    "pocketsphinx",
+    "faster_whisper",
+    "onnxruntime",
+    "piper_onnx",
     "letta_client",
     "httpx",
     "services.agent.session",
@@ -62,6 +64,8 @@ def build_server(settings: Settings):  # -> AgentServer (import deferred: see ru
         load_threshold=math.inf,
         drain_timeout=settings.agent.drain_timeout,
         setup_fnc=prewarm,
+        # prewarm loads Whisper and the Piper voice (~3 s idle; much longer on a busy 2-core machine).
+        initialize_process_timeout=60.0,
         # Imported once in the forkserver, so each new job process starts with them loaded.
         preload_modules=PRELOAD_MODULES,
         load_fnc=lambda srv: job_load(len(srv.active_jobs), settings.agent.max_jobs),

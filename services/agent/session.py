@@ -18,7 +18,7 @@ from services.agent import metrics
 from services.agent.brain import Lookup, lookup_agent
 from services.agent.policy import MetadataError, parse_dispatch_metadata, parse_switch_request
 from services.agent.presence import HumanView, IdleTimer, choose_link
-from services.agent.providers import build_stt, build_tts, plan_speech
+from services.agent.providers import build_stt, build_tts, load_offline_models, plan_speech
 from services.agent.switching import Gate, live_elsewhere, set_room_agent, switch_refusal
 from services.agent.voice import NOT_FOUND, SWITCH_FAILED, LettaVoiceAgent, switched_to
 from services.shared.livekit import (
@@ -29,7 +29,8 @@ from services.shared.livekit import (
 )
 from services.shared.logging import bind_context
 from services.shared.ownership import principal_from_metadata
-from services.shared.settings import Settings, STTProvider, get_settings
+from services.shared.prompt_warmup import try_warm_prompt
+from services.shared.settings import Settings, get_settings
 
 log = logging.getLogger("lvs.agent.session")
 
@@ -53,12 +54,13 @@ def prewarm(proc: JobProcess) -> None:
     import letta_client  # noqa: F401
 
     settings = get_settings()
+    started = time.monotonic()
     proc.userdata["vad"] = silero.VAD.load()
-    if settings.agent.stt is STTProvider.OFFLINE:
-        from services.agent.speech.sphinx import SphinxModel
-
-        proc.userdata["sphinx"] = SphinxModel()
-    log.info("job process prewarmed", extra={"stt": settings.agent.stt, "tts": settings.agent.tts})
+    proc.userdata.update(load_offline_models(plan_speech(settings), settings))
+    log.info(
+        "job process prewarmed",
+        extra={"stt": settings.agent.stt, "tts": settings.agent.tts, "seconds": round(time.monotonic() - started, 2)},
+    )
 
 
 def is_human(participant: rtc.RemoteParticipant) -> bool:
@@ -79,8 +81,8 @@ def build_session(settings: Settings, userdata: dict[str, Any]) -> AgentSession:
     vad = userdata["vad"]
     return AgentSession(
         vad=vad,
-        stt=build_stt(plan, settings, vad, userdata.get("sphinx")),
-        tts=build_tts(plan, settings),
+        stt=build_stt(plan, settings, vad, userdata.get("stt")),
+        tts=build_tts(plan, settings, userdata.get("tts")),
         turn_handling={
             "turn_detection": "vad",
             "interruption": {"enabled": True, "mode": "vad"},
@@ -369,4 +371,7 @@ async def entrypoint(ctx: JobContext) -> None:
         # Letta may come back: keep the room, each turn says sorry until it does.
         metrics.FAULTS.labels(kind="letta_lookup").inc()
         log.error("Letta unavailable at job start; continuing", extra={"detail": found.detail})
+    elif settings.llm.is_local:
+        # Fill llama.cpp's prompt cache with this agent's prompt while the greeting plays.
+        job._spawn(asyncio.to_thread(try_warm_prompt, settings, letta_agent_id), "warm_prompt")
     await job.run(letta_agent_id)

@@ -10,6 +10,7 @@ from livekit.agents.voice import ModelSettings
 
 from services.agent import metrics
 from services.agent.brain import last_user_turn, letta_llm
+from services.agent.spoken import SpokenFilter
 from services.shared.settings import Settings
 
 log = logging.getLogger("lvs.agent.voice")
@@ -50,13 +51,21 @@ class LettaVoiceAgent(Agent):
     async def llm_node(
         self, chat_ctx: llm.ChatContext, tools: list[llm.Tool], model_settings: ModelSettings
     ) -> AsyncIterable[llm.ChatChunk | str]:
-        """Stream Letta's reply; on an error or an empty reply, yield a short spoken sorry instead."""
+        """Stream Letta's reply, minus tool-call text; on an error or an empty reply, a short spoken sorry."""
         spoke = False
+        spoken = SpokenFilter()
         try:
             async for chunk in Agent.default.llm_node(self, last_user_turn(chat_ctx), [], model_settings):
-                if _has_text(chunk):
-                    spoke = True
-                yield chunk
+                text = spoken.feed(_text_of(chunk))
+                if text:
+                    spoke = spoke or bool(text.strip())
+                    yield text
+                elif not isinstance(chunk, str) and not _text_of(chunk):
+                    yield chunk  # usage and other content-free chunks
+            text = spoken.finish()
+            if text.strip():
+                spoke = True
+                yield text
         except Exception as exc:
             metrics.FAULTS.labels(kind="letta").inc()
             log.error(
@@ -65,14 +74,20 @@ class LettaVoiceAgent(Agent):
             )
             yield SORRY_INTERRUPTED if spoke else SORRY_UNAVAILABLE
             return
+        if spoken.dropped:
+            metrics.FAULTS.labels(kind="tool_call_text").inc()
+            log.warning(
+                "dropped tool-call text from the reply",
+                extra={"letta_agent_id": self.letta_agent_id, "chars": spoken.dropped},
+            )
         if not spoke:
             metrics.FAULTS.labels(kind="empty_reply").inc()
             log.warning("Letta returned an empty reply", extra={"letta_agent_id": self.letta_agent_id})
             yield SORRY_EMPTY
 
 
-def _has_text(chunk: llm.ChatChunk | str) -> bool:
+def _text_of(chunk: llm.ChatChunk | str) -> str:
     if isinstance(chunk, str):
-        return bool(chunk.strip())
+        return chunk
     delta = getattr(chunk, "delta", None)
-    return bool(delta and delta.content and delta.content.strip())
+    return (delta.content or "") if delta else ""

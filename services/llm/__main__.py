@@ -1,7 +1,7 @@
 """Run llama.cpp's OpenAI-compatible HTTP server in-process (xllamacpp) until SIGTERM.
 
-Tool calls are enabled through the model's own Jinja chat template; the GGUF is SmolLM2-135M-Instruct
-unless ``LLM_GGUF_PATH`` names a bigger one.
+Tool calls are enabled through the model's own Jinja chat template; the GGUF is Qwen2.5-Coder-0.5B-Instruct
+Q4_K_M (assembled by scripts/install-models.sh) unless ``LLM_GGUF_PATH`` names another one.
 """
 
 from __future__ import annotations
@@ -13,14 +13,12 @@ from pathlib import Path
 
 import xllamacpp
 
-from services.shared.settings import Settings, get_settings
-
-SMOLLM2_FILE = "smollm2-135m-instruct.gguf"
+from services.shared.settings import LOCAL_MODEL_FILE, Settings, get_settings
 
 
 def model_path(settings: Settings) -> Path:
-    """The GGUF to serve: LLM_GGUF_PATH, else the SmolLM2 file unpacked by scripts/install-models.sh."""
-    return settings.llm.gguf_path or settings.stack.cache / "models" / SMOLLM2_FILE
+    """The GGUF to serve: LLM_GGUF_PATH, else the Qwen file assembled by scripts/install-models.sh."""
+    return settings.llm.gguf_path or settings.stack.cache / "models" / LOCAL_MODEL_FILE
 
 
 def server_params(settings: Settings) -> xllamacpp.CommonParams:

@@ -13,9 +13,21 @@ from letta_client import Letta
 
 from services.shared.letta import letta_client
 from services.shared.ownership import owner_tag
+from services.shared.prompt_warmup import try_warm_prompt
 from services.shared.settings import Settings
 
 VOICE_TAG = "lvs-voice"
+# Letta's memory tools: the small offline model cannot call them (it writes their JSON as text), so offline
+# agents run without tools; an agent moved to a real model gets these back.
+BASE_TOOL_NAMES = ("memory_insert", "memory_replace", "conversation_search")
+# A short system prompt for the small offline model (Letta appends the memory blocks): Letta's default one
+# describes tools and a file system it cannot use, and doubles the prompt llama.cpp processes cold.
+OFFLINE_SYSTEM = (
+    "You are a friendly voice assistant talking with one person. Your replies are spoken aloud: answer in one "
+    "or two short sentences of plain text, with no lists, no code, no JSON and no emoji. Use what the person "
+    "told you earlier in this conversation, such as their name. If you do not know something, say so briefly."
+)
+OFFLINE_TEMPERATURE = 0.3
 
 
 class ModelNotFound(RuntimeError):
@@ -57,6 +69,30 @@ def embedding_config(settings: Settings) -> dict[str, Any]:
     }
 
 
+def model_options(settings: Settings, handle: str) -> dict[str, Any]:
+    """Agent fields that follow the model: context window, reply cap, history, and (offline) prompt/compaction.
+
+    Both kinds keep the running conversation in context (a name told two turns ago is answered) and the
+    system prompt stable between turns, so llama.cpp's prefix cache holds. Offline, compaction (needed only
+    when the history fills the context window) summarises with the same local model instead of Letta's
+    default cloud summariser, which does not exist offline.
+    """
+    options: dict[str, Any] = {
+        "context_window_limit": settings.llm.context_window,
+        "max_tokens": settings.llm.max_output_tokens,
+        "message_buffer_autoclear": False,
+    }
+    if settings.llm.is_local:
+        options["compaction_settings"] = {"model": handle, "mode": "sliding_window"}
+        options["model_settings"] = {
+            "provider_type": "openai",
+            "temperature": OFFLINE_TEMPERATURE,
+            "max_output_tokens": settings.llm.max_output_tokens,
+            "parallel_tool_calls": False,
+        }
+    return options
+
+
 def create_voice_agent(
     client: Letta, settings: Settings, name: str, persona: str, human: str, owner: str | None = None
 ) -> Any:
@@ -64,27 +100,33 @@ def create_voice_agent(
 
     ``owner`` tags it as that user's (services/shared/ownership.py); untagged agents are the admins'.
     """
+    handle = resolve_model_handle(client, settings)
+    offline: dict[str, Any] = {}
+    if settings.llm.is_local:
+        offline = {"system": OFFLINE_SYSTEM, "include_base_tools": False, "tools": [], "tool_ids": []}
     return client.agents.create(
         name=name,
         agent_type="letta_v1_agent",
-        model=resolve_model_handle(client, settings),
+        model=handle,
         embedding_config=embedding_config(settings),  # type: ignore[arg-type]
         memory_blocks=[{"label": "persona", "value": persona}, {"label": "human", "value": human}],
-        context_window_limit=settings.llm.context_window,
-        max_tokens=settings.llm.max_output_tokens,
-        message_buffer_autoclear=fresh_context_each_turn(settings),
         tags=[VOICE_TAG, owner_tag(owner)] if owner else [VOICE_TAG],
+        **model_options(settings, handle),
+        **offline,
     )
 
 
-def fresh_context_each_turn(settings: Settings) -> bool:
-    """Whether each turn starts from the system prompt and memory blocks instead of the running history.
-
-    Only for the small offline model: it cannot use a long history, and Letta would summarise a full
-    context window through it on every turn (over a minute on 2 cores). Every message is still stored
-    (recall memory); an agent moved to a real model gets its running history back.
-    """
-    return settings.llm.is_local
+def _set_tools(client: Letta, agent_id: str, offline: bool) -> None:
+    """Offline: detach every tool. Online: attach Letta's base memory tools that are missing."""
+    attached = {t.name: t.id for t in client.agents.tools.list(agent_id)}
+    if offline:
+        for tool_id in attached.values():
+            client.agents.tools.detach(tool_id, agent_id=agent_id)
+        return
+    for name in BASE_TOOL_NAMES:
+        if name not in attached:
+            for tool in client.tools.list(name=name, limit=1):
+                client.agents.tools.attach(tool.id, agent_id=agent_id)
 
 
 def follow_model_switch(client: Letta, settings: Settings) -> list[str]:
@@ -93,21 +135,19 @@ def follow_model_switch(client: Letta, settings: Settings) -> list[str]:
     Agents created elsewhere, or pointed at another model on purpose without the tag, are left alone.
     """
     handle = resolve_model_handle(client, settings)
-    autoclear = fresh_context_each_turn(settings)
+    offline = settings.llm.is_local
     moved = []
     for agent in client.agents.list(tags=[VOICE_TAG], limit=1000):
         cfg = agent.llm_config
         other_model = cfg.model != settings.llm.model_name
         if other_model or (cfg.model_endpoint or "").rstrip("/") != _endpoint(settings):
-            client.agents.update(
-                agent.id,
-                model=handle,
-                context_window_limit=settings.llm.context_window,
-                message_buffer_autoclear=autoclear,
-            )
+            system = {"system": OFFLINE_SYSTEM} if offline else {}
+            client.agents.update(agent.id, model=handle, **model_options(settings, handle), **system)
+            _set_tools(client, agent.id, offline)
             moved.append(agent.name)
-        elif bool(getattr(agent, "message_buffer_autoclear", False)) != autoclear:
-            client.agents.update(agent.id, message_buffer_autoclear=autoclear)
+        elif bool(getattr(agent, "message_buffer_autoclear", False)):
+            # Agents of the SmolLM2 days started every turn afresh; they keep their history now.
+            client.agents.update(agent.id, message_buffer_autoclear=False)
     return moved
 
 
@@ -119,6 +159,10 @@ def ensure_default_agent(settings: Settings) -> str:
     note = f"; moved {len(moved)} agent(s) to {settings.llm.model_name}: {', '.join(moved)}" if moved else ""
     existing = list(client.agents.list(name=name, limit=1))
     if existing:
-        return f"'{name}' exists ({existing[0].id}){note}"
-    agent = create_voice_agent(client, settings, name, settings.letta.default_persona, settings.letta.default_human)
-    return f"created '{name}' ({agent.id}) with model {settings.llm.model_name}{note}"
+        agent, report = existing[0], f"'{name}' exists ({existing[0].id}){note}"
+    else:
+        agent = create_voice_agent(client, settings, name, settings.letta.default_persona, settings.letta.default_human)
+        report = f"created '{name}' ({agent.id}) with model {settings.llm.model_name}{note}"
+    if settings.llm.is_local:
+        report += f"; prompt {try_warm_prompt(settings, agent.id)}"
+    return report

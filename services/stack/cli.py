@@ -159,6 +159,8 @@ def cmd_up(settings: Settings) -> int:
             if stage == 1:
                 database.ensure_database(settings)
                 database.migrate_letta(settings)
+                for handle in database.revive_served_model(settings):
+                    say(f"    revived {handle} (Letta had soft-deleted it after an earlier model switch)")
             for prog in group:
                 sup.start(prog.name)
             wait_healthy(settings, sup, group)
@@ -204,10 +206,10 @@ def print_table(settings: Settings, progs: list[Program], sup: Supervisor) -> No
 def print_model_notice(settings: Settings) -> None:
     if settings.llm.is_local and settings.llm.gguf_path is None:
         say(
-            "\nNote: the offline model (SmolLM2-135M) only proves the pipeline works; it cannot hold a\n"
-            "conversation. For a real assistant set OPENAI_API_KEY (and OPENAI_BASE_URL for Ollama/vLLM or\n"
-            "another OpenAI-compatible server), or LLM_GGUF_PATH to a bigger local GGUF, in .env and run\n"
-            "'make up' again. See README.md, 'Using a real model'."
+            "\nNote: the offline model (Qwen2.5-Coder-0.5B) answers simple questions and keeps the recent\n"
+            "conversation, but cannot save facts to long-term memory. For a full assistant set OPENAI_API_KEY\n"
+            "(and OPENAI_BASE_URL for Ollama/vLLM or another OpenAI-compatible server), or LLM_GGUF_PATH to a\n"
+            "bigger local GGUF, in .env and run 'make up' again. See README.md, 'Using a real model'."
         )
 
 

@@ -191,6 +191,31 @@ def admin_can_connect(settings: Settings) -> bool:
         return False
 
 
+def revive_model_sql(settings: Settings) -> str:
+    """SQL that un-deletes the configured model in Letta's provider table (see revive_served_model)."""
+    llm = settings.llm
+    endpoint = (llm.local_base_url if llm.is_local else llm.openai_base_url).rstrip("/").replace("'", "''")
+    name = llm.model_name.replace("'", "''")
+    return (
+        "UPDATE provider_models SET is_deleted = false WHERE is_deleted AND model_type = 'llm' "
+        f"AND name = '{name}' AND provider_id IN "
+        f"(SELECT id FROM providers WHERE rtrim(base_url, '/') = '{endpoint}' AND NOT is_deleted) RETURNING handle"
+    )
+
+
+def revive_served_model(settings: Settings) -> list[str]:
+    """Handles of the configured model that Letta had soft-deleted, un-deleted before Letta starts.
+
+    Letta 0.16.8 soft-deletes a provider model its provider stops listing and never revives it (the next
+    sync skips it as "already exists"): switching the local model away and back left `make up` with
+    "Letta offers no model". Un-deleted before Letta's start, its model sync finds the row and keeps it.
+    """
+    if psql(settings, "SELECT to_regclass('public.provider_models') IS NOT NULL", db=settings.postgres.db) != "t":
+        return []
+    out = psql(settings, revive_model_sql(settings), db=settings.postgres.db)
+    return [line for line in out.splitlines() if line and not line.startswith("UPDATE")]
+
+
 def ensure_database(settings: Settings) -> None:
     """Letta's role (not a superuser) owning Letta's database, with the pgvector extension."""
     pg = settings.postgres

@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from services.shared.settings import ROOT, Settings
+from services.shared.settings import LOCAL_MODEL_FILE, ROOT, Settings
 
 LOCAL_LLM_KEY = "sk-local-no-key"  # llama.cpp ignores it; Letta's OpenAI provider needs a non-empty key
 
@@ -65,6 +65,8 @@ def letta_env(settings: Settings) -> dict[str, str]:
         "OPENAI_BASE_URL": llm.local_base_url if llm.is_local else llm.openai_base_url,
         "OPENAI_API_KEY": LOCAL_LLM_KEY if llm.is_local else llm.openai_api_key.get_secret_value(),  # type: ignore[union-attr]
         "LETTA_TELEMETRY_ENABLE_DATADOG": "false",
+        # Letta lists the provider's models only at start: a new model restarts it (supervisord sees the change).
+        "LVS_SERVED_MODEL": served_model(settings),
         "PYTHONUNBUFFERED": "1",
     }
     # Letta's secure mode, always: every route but health/readiness needs "Authorization: Bearer <password>".
@@ -101,6 +103,14 @@ def agent_workers(settings: Settings) -> list[Program]:
             )
         )
     return workers
+
+
+def served_model(settings: Settings) -> str:
+    """The model the stack's LLM serves ("file:name" offline): a change restarts llm and Letta on `make up`."""
+    llm = settings.llm
+    if not llm.is_local:
+        return llm.model_name
+    return f"{llm.gguf_path or settings.stack.cache / 'models' / LOCAL_MODEL_FILE}:{llm.model_name}"
 
 
 def programs(settings: Settings) -> list[Program]:
@@ -143,6 +153,7 @@ def programs(settings: Settings) -> list[Program]:
             Program(
                 name="llm",
                 command=[py, "-m", "services.llm"],
+                env={"LVS_SERVED_MODEL": served_model(settings)},
                 stage=0,
                 health=Health("http", f"{settings.llm.local_base_url}/models"),
                 ports=(("LLM_PORT", settings.llm.port),),

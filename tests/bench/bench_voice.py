@@ -87,7 +87,11 @@ def bench_voice(settings: Settings, turns: int = TURNS) -> Section:
     section.add_samples("voice: end of speech → first agent audio", samples)
     p50 = percentile(samples, 50) * 1000
     section.add("p50", f"{p50:.0f} ms", "<= 1200 ms", p50 <= 1200)
+    p95 = percentile(samples, 95) * 1000
+    section.add("p95", f"{p95:.0f} ms", "<= 2000 ms", p95 <= 2000)
     if stages:
         means = ", ".join(f"{k.removesuffix('_mean_ms')} {v} ms" for k, v in stages.items())
         section.notes.append(f"worker stage means: {means}")
+    plan = settings.agent
+    section.notes.append(f"models: STT {plan.stt.value}, TTS {plan.tts.value}, LLM {settings.llm.model_name}")
     return section

@@ -1,4 +1,4 @@
-"""Voice agents on the offline model start each turn fresh; a model switch moves them and restores history."""
+"""Voice agents keep the running conversation; offline ones get a short prompt, no tools, local compaction."""
 
 from __future__ import annotations
 
@@ -8,7 +8,13 @@ from typing import Any
 
 import pytest
 
-from services.shared.letta_agents import VOICE_TAG, create_voice_agent, follow_model_switch
+from services.shared.letta_agents import (
+    BASE_TOOL_NAMES,
+    OFFLINE_SYSTEM,
+    VOICE_TAG,
+    create_voice_agent,
+    follow_model_switch,
+)
 from services.shared.settings import LLMSettings, Settings
 
 pytestmark = pytest.mark.unit
@@ -27,6 +33,7 @@ class FakeLetta:
     existing: list[Any] = field(default_factory=list)
     created: list[dict[str, Any]] = field(default_factory=list)
     updates: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    attached: dict[str, list[str]] = field(default_factory=dict)  # agent id -> tool names
 
     def __post_init__(self) -> None:
         self.models = SimpleNamespace(list=lambda: self.offered)
@@ -34,7 +41,15 @@ class FakeLetta:
             create=lambda **kw: self.created.append(kw) or SimpleNamespace(id="agent-new", **kw),
             list=lambda tags, limit: [a for a in self.existing if set(tags) <= set(a.tags)],
             update=lambda agent_id, **kw: self.updates.append((agent_id, kw)),
+            tools=SimpleNamespace(
+                list=lambda agent_id: [SimpleNamespace(id=f"t-{n}", name=n) for n in self.attached.get(agent_id, [])],
+                detach=lambda tool_id, agent_id: self.attached[agent_id].remove(tool_id.removeprefix("t-")),
+                attach=lambda tool_id, agent_id: self.attached.setdefault(agent_id, []).append(
+                    tool_id.removeprefix("t-")
+                ),
+            ),
         )
+        self.tools = SimpleNamespace(list=lambda name, limit: [SimpleNamespace(id=f"t-{name}", name=name)])
 
 
 def offered_for(s: Settings) -> list[Any]:
@@ -50,26 +65,52 @@ def agent_on(s: Settings, agent_id: str, autoclear: bool) -> Any:
     )
 
 
-@pytest.mark.parametrize(("key", "autoclear"), [(None, True), ("sk-test", False)])
-def test_a_new_voice_agent_starts_turns_fresh_only_on_the_offline_model(key: str | None, autoclear: bool) -> None:
+@pytest.mark.parametrize("key", [None, "sk-test"])
+def test_a_new_voice_agent_keeps_the_running_conversation(key: str | None) -> None:
     s = settings(key)
     client = FakeLetta(offered_for(s))
     create_voice_agent(client, s, "a", "persona", "human")  # type: ignore[arg-type]
-    assert client.created[0]["message_buffer_autoclear"] is autoclear
-    assert client.created[0]["tags"] == [VOICE_TAG]
+    created = client.created[0]
+    assert created["message_buffer_autoclear"] is False and created["tags"] == [VOICE_TAG]
+    assert created["agent_type"] == "letta_v1_agent"
+    assert created["context_window_limit"] == s.llm.context_window
+    assert created["max_tokens"] == s.llm.max_output_tokens
 
 
-def test_moving_to_a_real_model_restores_the_running_history() -> None:
+def test_an_offline_agent_has_a_short_prompt_no_tools_and_compacts_with_the_local_model() -> None:
+    s = settings(None)
+    client = FakeLetta(offered_for(s))
+    create_voice_agent(client, s, "a", "persona", "human")  # type: ignore[arg-type]
+    created = client.created[0]
+    assert created["system"] == OFFLINE_SYSTEM and created["include_base_tools"] is False and created["tools"] == []
+    assert created["compaction_settings"] == {"model": f"h/{s.llm.model_name}", "mode": "sliding_window"}
+    assert created["model_settings"]["temperature"] < 1
+
+
+def test_a_cloud_agent_keeps_lettas_prompt_and_tools() -> None:
+    client = FakeLetta(offered_for(settings("sk-test")))
+    create_voice_agent(client, settings("sk-test"), "a", "persona", "human")  # type: ignore[arg-type]
+    created = client.created[0]
+    assert not {"system", "include_base_tools", "tools", "compaction_settings"} & created.keys()
+
+
+def test_moving_to_the_offline_model_detaches_tools_and_back_attaches_them() -> None:
     local, cloud = settings(None), settings("sk-test")
-    client = FakeLetta(offered_for(cloud), existing=[agent_on(local, "agent-1", autoclear=True)])
-    assert follow_model_switch(client, cloud) == ["agent-1"]  # type: ignore[arg-type]
+    client = FakeLetta(offered_for(local), existing=[agent_on(cloud, "agent-1", autoclear=False)])
+    client.attached["agent-1"] = list(BASE_TOOL_NAMES)
+    assert follow_model_switch(client, local) == ["agent-1"]  # type: ignore[arg-type]
     ((agent_id, update),) = client.updates
-    assert agent_id == "agent-1" and update["message_buffer_autoclear"] is False and update["model"].startswith("h/")
+    assert agent_id == "agent-1" and update["system"] == OFFLINE_SYSTEM and update["model"] == "h/qwen2.5-coder-0.5b"
+    assert update["message_buffer_autoclear"] is False and client.attached["agent-1"] == []
+
+    back = FakeLetta(offered_for(cloud), existing=[agent_on(local, "agent-1", autoclear=False)], attached={})
+    assert follow_model_switch(back, cloud) == ["agent-1"]  # type: ignore[arg-type]
+    assert "system" not in back.updates[0][1] and back.attached["agent-1"] == list(BASE_TOOL_NAMES)
 
 
-def test_an_offline_agent_from_before_gets_fresh_turns_and_a_right_one_is_left_alone() -> None:
+def test_an_agent_of_the_fresh_turn_days_gets_its_history_back_and_a_right_one_is_left_alone() -> None:
     local = settings(None)
-    old, right = agent_on(local, "agent-old", autoclear=False), agent_on(local, "agent-ok", autoclear=True)
+    old, right = agent_on(local, "agent-old", autoclear=True), agent_on(local, "agent-ok", autoclear=False)
     client = FakeLetta(offered_for(local), existing=[old, right])
     assert follow_model_switch(client, local) == []  # type: ignore[arg-type]
-    assert client.updates == [("agent-old", {"message_buffer_autoclear": True})]
+    assert client.updates == [("agent-old", {"message_buffer_autoclear": False})]

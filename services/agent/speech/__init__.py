@@ -1,1 +1,1 @@
-"""Offline speech plugins for livekit-agents: pocketsphinx STT and espeak-ng TTS."""
+"""Offline speech plugins for livekit-agents: Whisper and pocketsphinx STT, Piper and espeak-ng TTS."""

@@ -138,7 +138,7 @@
     const res = await api("GET", "/api/config");
     if (!res.ok) return;
     if (res.data.offline_model) {
-      el.modelName.textContent = res.data.llm && res.data.llm.model ? res.data.llm.model : "SmolLM2-135M";
+      el.modelName.textContent = res.data.llm && res.data.llm.model ? res.data.llm.model : "Qwen2.5-Coder-0.5B";
       el.notice.hidden = false;
     }
   }

@@ -1,0 +1,53 @@
+"""Warm llama.cpp's prompt cache with a Letta agent's prompt, so the first spoken turn is not the cold one.
+
+Letta builds the request it would send (``preview-raw-payload``, nothing is stored in memory); we send that
+to the local model for one token. The next real turn shares the whole prefix (system prompt, memory
+blocks, history) and llama.cpp processes only the new words. Offline model only.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import httpx
+
+from services.shared.letta import letta_headers
+from services.shared.settings import Settings
+
+log = logging.getLogger("lvs.warmup")
+PROBE_TEXT = "Hello."
+
+
+def warm_prompt(settings: Settings, letta_agent_id: str, timeout: float = 90.0) -> float:
+    """Seconds spent warming the prompt of ``letta_agent_id``; raises httpx.HTTPError when it cannot."""
+    started = time.monotonic()
+    with httpx.Client(timeout=timeout) as http:
+        res = http.post(
+            f"{settings.letta.base_url}/v1/agents/{letta_agent_id}/messages/preview-raw-payload",
+            json={"messages": [{"role": "user", "content": PROBE_TEXT}]},
+            headers=letta_headers(settings),
+        )
+        res.raise_for_status()
+        payload = warm_request(res.json())
+        http.post(f"{settings.llm.local_base_url}/chat/completions", json=payload).raise_for_status()
+    return time.monotonic() - started
+
+
+def warm_request(payload: dict) -> dict:
+    """Letta's request for the model, cut to one generated token and made non-streaming."""
+    keep = {k: v for k, v in payload.items() if k not in ("stream", "stream_options", "max_tokens")}
+    return keep | {"max_completion_tokens": 1, "stream": False, "cache_prompt": True}
+
+
+def try_warm_prompt(settings: Settings, letta_agent_id: str, timeout: float = 90.0) -> str:
+    """warm_prompt as a one-line report that never raises (for `make up` and job starts)."""
+    if not settings.llm.is_local:
+        return "not needed (cloud model)"
+    try:
+        seconds = warm_prompt(settings, letta_agent_id, timeout)
+    except httpx.HTTPError as exc:
+        log.warning("prompt warm-up failed", extra={"letta_agent_id": letta_agent_id, "error": repr(exc)[:200]})
+        return f"skipped ({type(exc).__name__})"
+    log.info("prompt warmed", extra={"letta_agent_id": letta_agent_id, "seconds": round(seconds, 2)})
+    return f"warmed in {seconds:.1f}s"
