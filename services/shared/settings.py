@@ -487,6 +487,16 @@ class RecoverySettings(BaseSettings):
         return value if value in ("", "off", "OFF") else _check_url(value, ("http", "https"))
 
 
+class SmokeSettings(BaseSettings):
+    """`make smoke` / `make probe`: how long a check may take (speed goals live in `make bench`)."""
+
+    model_config = _section("SMOKE_")
+
+    dispatch_limit: float = Field(
+        default=10.0, gt=0, description="Seconds smoke allows our agent to join after the human (figure printed)."
+    )
+
+
 class DeploySettings(BaseSettings):
     """A VM deployment in containers (compose.yaml): the public name Caddy serves over HTTPS."""
 
@@ -541,6 +551,7 @@ class Settings(BaseSettings):
     agent: AgentSettings = Field(default_factory=AgentSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     recovery: RecoverySettings = Field(default_factory=RecoverySettings)
+    smoke: SmokeSettings = Field(default_factory=SmokeSettings)
     deploy: DeploySettings = Field(default_factory=DeploySettings)
     images: ImageSettings = Field(default_factory=ImageSettings)
 
@@ -602,6 +613,7 @@ SECTIONS: dict[str, type[BaseSettings]] = {
         AgentSettings,
         WebSettings,
         RecoverySettings,
+        SmokeSettings,
         DeploySettings,
         ImageSettings,
     )

@@ -25,6 +25,8 @@ READS: dict[str, frozenset[str]] = {
     "recovery": frozenset({"stack", "recovery", "livekit", "agent", "letta"}),
 }
 OUR_PYTHON_PROGRAMS = frozenset({"agent", "web", "recovery", "llm"})
+# Sections no running program reads (compose images, commands run by hand): a change restarts nothing.
+UNREAD_SECTIONS = frozenset({"smoke", "images"})
 # Read by the runner only (how long to wait, where builds are, who runs PostgreSQL): when they change a
 # program's command or user, supervisord's re-rendered config restarts it anyway.
 RUNNER_ONLY = frozenset({"STACK_HEALTH_TIMEOUT", "STACK_CACHE_DIR", "STACK_PG_USER", "AGENT_INSTANCE"})
@@ -34,6 +36,8 @@ ALL_KNOWN_SECTIONS = frozenset().union(*READS.values())
 def reads(program: str, section: str) -> bool:
     """Whether ``program`` (agent-2 reads what agent reads) depends on settings ``section``."""
     program = "agent" if program.startswith("agent-") else program
+    if section in UNREAD_SECTIONS:
+        return False
     if section not in ALL_KNOWN_SECTIONS:
         return program in OUR_PYTHON_PROGRAMS
     return section in READS.get(program, frozenset())

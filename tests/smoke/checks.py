@@ -29,7 +29,6 @@ from services.shared.settings import Settings
 from services.stack.health import probe
 from services.stack.programs import Health, programs
 
-DISPATCH_LIMIT_S = 2.0
 REPLY_S = 90.0
 LETTA_VERSION = "0.16.8"
 
@@ -134,8 +133,9 @@ async def check_dispatch_human_first(ctx: SmokeContext) -> str:
     await until(human.agent, 30, "the agent to join")
     elapsed = time.monotonic() - started
     ctx.human = human
-    if elapsed > DISPATCH_LIMIT_S:
-        raise CheckFailed(f"agent joined after {elapsed:.2f}s (limit {DISPATCH_LIMIT_S:.0f}s)")
+    limit = ctx.settings.smoke.dispatch_limit
+    if elapsed > limit:
+        raise CheckFailed(f"agent joined after {elapsed:.2f}s (limit SMOKE_DISPATCH_LIMIT={limit:g}s)")
     return f"agent joined {elapsed:.2f}s after the human"
 
 
