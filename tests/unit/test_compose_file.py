@@ -303,3 +303,10 @@ def test_caddy_proxies_the_page_and_livekit_signalling_on_the_settings_ports() -
     for var in re.findall(r"\{\$([A-Z_]+)", caddyfile):
         assert var in settings_env_names(), var
     assert shlex.split("log")[0] not in {line.strip() for line in caddyfile.splitlines()}, "no access log"
+
+
+def test_caddy_never_serves_metrics_to_the_internet() -> None:
+    caddyfile = (ROOT / "config" / "Caddyfile").read_text()
+    metrics_at = caddyfile.index("@metrics path /metrics /metrics/*")
+    assert metrics_at < caddyfile.index("reverse_proxy 127.0.0.1:{$WEB_PORT"), "matched before the page's proxy"
+    assert "respond 404" in caddyfile[metrics_at : caddyfile.index("reverse_proxy 127.0.0.1:{$WEB_PORT")]
