@@ -74,3 +74,32 @@ def web_account(settings: Settings, prefix: str = "test", admin: bool = False) -
         yield name, password
     finally:
         store.remove_user(name)
+
+
+def worker_names(settings: Settings) -> list[str]:
+    """The agent worker programs of the stack (agent, agent-2 … for AGENT_WORKERS)."""
+    from services.agent.server import program_name
+
+    return [program_name(i) for i in range(settings.agent.workers)]
+
+
+def worker_log_lines(settings: Settings) -> list[str]:
+    """Every worker's log lines (a job may run on any of them)."""
+    lines: list[str] = []
+    for name in worker_names(settings):
+        path = settings.stack.log_dir / f"{name}.log"
+        if path.exists():
+            lines += path.read_text(errors="replace").splitlines()
+    return lines
+
+
+def worker_logs_tail(settings: Settings, lines: int = 40) -> str:
+    return "\n".join(f"--- {n} log ---\n{log_tail(settings, n, lines)}" for n in worker_names(settings))
+
+
+def worker_metrics_text(settings: Settings) -> str:
+    """Every worker's /metrics, concatenated (sum samples over it to count across workers)."""
+    import httpx
+
+    ports = [settings.agent.instance_metrics_port(i) for i in range(settings.agent.workers)]
+    return "\n".join(httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text for port in ports)

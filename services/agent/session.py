@@ -108,6 +108,7 @@ class VoiceJob:
         self._announced_sid = ""
         self.switch_gate = Gate(SWITCH_INTERVAL_S)
         self.chat_gate = Gate(CHAT_INTERVAL_S)
+        self.started = asyncio.Event()  # the voice session runs: a switch asked for earlier waits for it
 
     # -- presence ---------------------------------------------------------------------------------
 
@@ -255,6 +256,7 @@ class VoiceJob:
 
         async def run() -> None:
             try:
+                await self.started.wait()
                 await self.switch(payload)
             finally:
                 self.switch_gate.leave(sender)
@@ -330,12 +332,12 @@ class VoiceJob:
 
     async def run(self, letta_agent_id: str) -> None:
         self.watch_metrics()
-        self.watch_switch()
         await self.session.start(
             agent=LettaVoiceAgent(self.settings, letta_agent_id),
             room=self.ctx.room,
             room_options=self.room_options(),
         )
+        self.started.set()
         self.watch_presence()
         metrics.JOBS.labels(outcome="started").inc()
         greeting = self.settings.agent.greeting.strip()
@@ -360,6 +362,9 @@ async def entrypoint(ctx: JobContext) -> None:
     await ctx.connect()
     job = VoiceJob(ctx, settings)
     job.watch_heartbeat()
+    # The page may ask for a switch the moment our agent appears: listen before the Letta lookup, or
+    # LiveKit drops the message ("no callback attached"); it is carried out once the session runs.
+    job.watch_switch()
     if letta_agent_id is None:
         await job.run_not_found(problem)
         return

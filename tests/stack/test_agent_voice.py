@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import httpx
 import pytest
 
 from services.agent.probe import (
@@ -21,7 +20,7 @@ from services.agent.probe import (
 )
 from services.shared.livekit import livekit_api
 from services.shared.settings import Settings
-from tests.helpers import eventually, log_tail
+from tests.helpers import eventually, log_tail, worker_metrics_text
 
 pytestmark = pytest.mark.stack
 
@@ -70,8 +69,8 @@ async def _conversation(settings: Settings, tmp: Path, agent_first: bool) -> Hum
 
 
 def _metric(settings: Settings, name: str, labels: str) -> float:
-    """Value of one sample on the worker's /metrics (0 when absent)."""
-    text = httpx.get(f"http://127.0.0.1:{settings.agent.metrics_port}/metrics", timeout=5).text
+    """Sum of one sample over every worker's /metrics (0 when absent)."""
+    text = worker_metrics_text(settings)
     prefix = f"{name}{{{labels}}} "
     return sum(float(line[len(prefix) :]) for line in text.splitlines() if line.startswith(prefix))
 
