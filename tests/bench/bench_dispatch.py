@@ -11,7 +11,7 @@ from livekit import api, rtc
 from services.agent.probe import default_agent_id, dispatch, human_token
 from services.shared.livekit import livekit_api, room_metadata
 from services.shared.settings import Settings
-from tests.bench.report import Section, percentile, summary_ms
+from tests.bench.report import Goal, Section, percentile, summary_ms
 
 ROOMS = 50
 CONCURRENCY = 5
@@ -63,7 +63,7 @@ def bench_dispatch(settings: Settings) -> Section:
     latencies, failed = asyncio.run(_run(settings))
     if latencies:
         section.add("create_dispatch -> agent joined (seen by the human)", summary_ms(latencies))
-        section.add_samples("dispatch: create_dispatch → agent joined", latencies)
+        section.add_samples("dispatch: create_dispatch → agent joined", latencies, (Goal(0.1, 50), Goal(0.3, 99)))
         p50, p99 = percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
         section.add("p50", f"{p50:.0f} ms", "<= 100 ms", p50 <= 100)
         section.add("p99", f"{p99:.0f} ms", "<= 300 ms", p99 <= 300)
