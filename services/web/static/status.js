@@ -8,7 +8,7 @@
 
   function cell(text, className) {
     const td = document.createElement("td");
-    td.textContent = text === null || text === undefined || text === "" ? "–" : String(text);
+    td.textContent = text === null || text === undefined || text === "" ? "-" : String(text);
     if (className) td.className = className;
     return td;
   }
@@ -23,7 +23,7 @@
   }
 
   function duration(seconds) {
-    if (seconds === null || seconds === undefined) return "–";
+    if (seconds === null || seconds === undefined) return "-";
     const s = Math.round(seconds);
     if (s < 120) return `${s} s`;
     if (s < 7200) return `${Math.round(s / 60)} min`;
@@ -32,7 +32,7 @@
   }
 
   function ms(seconds) {
-    return seconds === null || seconds === undefined ? "–" : `${Math.round(seconds * 1000)} ms`;
+    return seconds === null || seconds === undefined ? "-" : `${Math.round(seconds * 1000)} ms`;
   }
 
   function clock(epoch) {
@@ -82,13 +82,13 @@
     const facts = [
       ["provider", m.provider + (m.local ? " (offline)" : "")], ["model", m.model], ["file", m.local_file],
       ["context window", `${m.context_window} tokens`], ["reply cap", `${m.max_output_tokens} tokens`],
-      ["speech", `STT ${m.stt}, TTS ${m.tts}`], ["can", m.can.join("; ")], ["cannot", m.cannot.join("; ") || "–"],
+      ["speech", `STT ${m.stt}, TTS ${m.tts}`], ["can", m.can.join("; ")], ["cannot", m.cannot.join("; ") || "-"],
     ];
     $("model").replaceChildren(...facts.flatMap(([k, v]) => {
       const dt = document.createElement("dt");
       dt.textContent = k;
       const dd = document.createElement("dd");
-      dd.textContent = v === null || v === undefined ? "–" : v;
+      dd.textContent = v === null || v === undefined ? "-" : v;
       return [dt, dd];
     }));
   }
