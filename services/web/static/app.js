@@ -230,7 +230,7 @@
       option.textContent = a.name || a.id;
       return option;
     }));
-    const live = Boolean(state.agent);
+    const live = agentReady();
     el.switchSelect.disabled = !live || el.switchSelect.options.length === 0;
     el.switchButton.disabled = el.switchSelect.disabled;
   }
@@ -313,8 +313,19 @@
     applyAgentState();
     renderSwitchOptions();
     loadAgents(); // the user's agents, fresh, for the switch list
-    el.textInput.disabled = false;
-    el.textSend.disabled = false;
+  }
+
+  // The agent reads typed and switch messages once its voice session runs, which is when it first publishes
+  // its state: until then the page keeps those controls off (a message sent earlier would be dropped).
+  function agentReady() {
+    return Boolean(state.agent && state.agent.attributes[ATTR_AGENT_STATE]);
+  }
+
+  function renderAgentControls() {
+    const ready = agentReady();
+    el.textInput.disabled = !ready;
+    el.textSend.disabled = !ready;
+    renderSwitchOptions();
   }
 
   function applyAgentState() {
@@ -323,6 +334,7 @@
     if (value === "listening" || value === "thinking" || value === "speaking") setStatus(value);
     else setStatus("agent-connected");
     showAgentState(value === "idle" ? "listening" : value || "initializing");
+    renderAgentControls();
   }
 
   function agentLeft(participant) {
