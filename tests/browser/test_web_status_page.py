@@ -104,6 +104,12 @@ def test_status_page_lists_the_session_of_another_browser(
         assert row["worker"].startswith("agent")
         assert row["agent"] != "no agent"
         expect(page.locator("#sessions tbody")).to_contain_text(anns_agent["id"])
+        # The worker's metrics moved while the page was open (the greeting's TTS, Ann's spoken WAV): the
+        # latest turns' own latency is shown next to the since-start figures.
+        latest = page.locator("#latency tbody tr td:nth-child(4)")
+        eventually(
+            lambda: any(t != "-" for t in latest.all_inner_texts()), 60, interval=0.5, what="a latest-turn latency"
+        )
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "status-page.png"), full_page=True)
         assert page.page_log.csp_violations() == [] and ann_log.csp_violations() == []  # type: ignore[attr-defined]

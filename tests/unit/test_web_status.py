@@ -101,7 +101,7 @@ def test_livekit_down_still_answers_with_the_other_sources(h: Harness) -> None:
 def test_stage_latency_from_worker_metrics() -> None:
     stages = stage_latency(WORKER_METRICS + WORKER_METRICS.split("\n", 2)[2])  # two workers' samples summed
     stt = stages["stt"]
-    assert stt.count == 8 and stt.mean_s == pytest.approx(0.8)
+    assert stt.count == 8 and stt.sum_s == pytest.approx(6.4) and stt.mean_s == pytest.approx(0.8)
     assert stt.p50_s == pytest.approx(0.75)  # rank 4 of 8: halfway through the 0.5-1.0 bucket
     assert stt.p95_s == pytest.approx(1.0)  # in +Inf: the last finite bound
     assert stages["total"].count == 0 and stages["total"].mean_s is None

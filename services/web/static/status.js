@@ -5,6 +5,18 @@
   const REFRESH_MS = 5000;
   const $ = (id) => document.getElementById(id);
   window.lvsStatus = { loads: 0, last: null }; // read by the browser tests
+  // worker/stage -> {count, sum, latest}: the latest turns' own latency, from the change between two polls.
+  const seen = new Map();
+
+  function latestTurns(worker, st) {
+    const key = `${worker}/${st.stage}`;
+    const before = seen.get(key);
+    let latest = before ? before.latest : null;
+    if (before && st.count > before.count) latest = (st.sum_s - before.sum) / (st.count - before.count);
+    if (before && st.count < before.count) latest = null; // the worker restarted
+    seen.set(key, { count: st.count, sum: st.sum_s, latest });
+    return latest;
+  }
 
   function cell(text, className) {
     const td = document.createElement("td");
@@ -64,9 +76,11 @@
 
     const latency = [];
     for (const w of data.workers) {
-      if (!w.up) { latency.push([cell(w.worker), cell("metrics unreachable", "health-bad"), cell(), cell(), cell(), cell()]); continue; }
+      if (!w.up) { latency.push([cell(w.worker), cell("metrics unreachable", "health-bad"), cell(), cell(), cell(), cell(), cell()]); continue; }
       for (const st of Object.values(w.stages)) {
-        latency.push([cell(w.worker), cell(st.stage), cell(st.count), cell(ms(st.mean_s)), cell(ms(st.p50_s)), cell(ms(st.p95_s))]);
+        const latest = latestTurns(w.worker, st);
+        latency.push([cell(w.worker), cell(st.stage), cell(st.count), cell(ms(latest)), cell(ms(st.mean_s)),
+          cell(ms(st.p50_s)), cell(ms(st.p95_s))]);
       }
     }
     fill("latency", latency);

@@ -13,10 +13,14 @@ STAGES = ("eou", "stt", "llm_ttft", "tts_ttfb", "total")
 
 @dataclass(frozen=True)
 class StageLatency:
-    """One stage's turns since the worker started: count, mean and bucket-estimated p50/p95 (seconds)."""
+    """One stage's turns since the worker started: count, sum, mean and bucket-estimated p50/p95 (seconds).
+
+    The page works out the latest turns' own latency from two polls: (sum - sum before) / (count - count before).
+    """
 
     stage: str
     count: int
+    sum_s: float
     mean_s: float | None
     p50_s: float | None
     p95_s: float | None
@@ -63,6 +67,7 @@ def stage_latency(text: str) -> dict[str, StageLatency]:
         out[stage] = StageLatency(
             stage,
             n,
+            sums.get(stage, 0.0),
             sums.get(stage, 0.0) / n if n else None,
             bucket_quantile(pairs, 0.5) if n else None,
             bucket_quantile(pairs, 0.95) if n else None,
