@@ -93,13 +93,25 @@ def render(
             colour = MET_COLOUR if mark.met else MISSED_COLOUR
             ax.vlines(mark.goal_ms, n - 0.42, n + 0.42, colors=colour, linestyles="--", linewidth=2)
             ax.annotate(
-                mark.text,
-                (mark.goal_ms, n - 0.42 + 0.22 * k),
-                xytext=(4, 0),
+                f"p{mark.pct:g}",
+                (mark.goal_ms, n - 0.42),
+                xytext=(2, 1),
                 textcoords="offset points",
                 fontsize=7,
                 color=colour,
+                va="bottom",
+            )
+            # The verdict at the row's right edge (axes x, data y), clear of the points and never clipped.
+            ax.text(
+                0.995,
+                n - 0.46 + 0.2 * k,  # the y axis is inverted: from the row's top down
+                mark.text,
+                transform=ax.get_yaxis_transform(),
+                ha="right",
                 va="top",
+                fontsize=7,
+                color=colour,
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1},
             )
     if needs_log_scale(sets, goals):
         ax.set_xscale("log")
