@@ -20,7 +20,14 @@ from services.agent.policy import (
     agent_identity,
     decide_request,
 )
-from services.shared.livekit import HEARTBEAT_ATTRIBUTE, LETTA_AGENT_ATTRIBUTE, livekit_api, parse_heartbeat
+from services.agent.server import program_name
+from services.shared.livekit import (
+    HEARTBEAT_ATTRIBUTE,
+    LETTA_AGENT_ATTRIBUTE,
+    WORKER_ATTRIBUTE,
+    livekit_api,
+    parse_heartbeat,
+)
 from services.shared.logging import log_context
 from services.shared.settings import Settings
 
@@ -149,7 +156,11 @@ class RequestHandler:
             await req.accept(
                 name="Letta assistant",
                 identity=agent_identity(prefix, room),
-                attributes={LETTA_AGENT_ATTRIBUTE: letta_agent_id, HEARTBEAT_ATTRIBUTE: f"{time.time():.2f}"},
+                attributes={
+                    LETTA_AGENT_ATTRIBUTE: letta_agent_id,
+                    HEARTBEAT_ATTRIBUTE: f"{time.time():.2f}",
+                    WORKER_ATTRIBUTE: program_name(self._settings.agent.instance),
+                },
             )
         except Exception:
             self._claims.pop(room, None)

@@ -15,6 +15,7 @@ from livekit import api
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.recovery import metrics
+from services.recovery.actions import actions_handler
 from services.recovery.replay import ReplayGuard
 from services.recovery.sweeper import Sweeper
 from services.recovery.webhook import trigger_for
@@ -109,6 +110,7 @@ def create_app(settings: Settings, sweeper: Sweeper) -> web.Application:
     app[REPLAYS] = ReplayGuard()
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_view)
+    app.router.add_get("/actions", actions_handler(sweeper, api.TokenVerifier(settings.livekit.api_key, secret)))
     app.router.add_post("/webhooks/livekit", livekit_webhook)
     return app
 

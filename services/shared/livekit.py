@@ -19,6 +19,8 @@ LISTENING_TO_ATTRIBUTE = "lvs.listening_to_sid"
 # Set by the agent on itself every AGENT_HEARTBEAT_INTERVAL seconds: its wall-clock time (epoch seconds).
 # LiveKit keeps listing an agent whose process was killed for ~20 s; a stale heartbeat tells it is dead.
 HEARTBEAT_ATTRIBUTE = "lvs.alive_at"
+# Set by the agent on join: the worker program serving it (agent, agent-2 …), shown on the status page.
+WORKER_ATTRIBUTE = "lvs.worker"
 
 
 def parse_heartbeat(attributes: Mapping[str, str]) -> float | None:

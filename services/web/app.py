@@ -10,7 +10,7 @@ from flask import Flask, Response, g, request
 from services.shared.logging import configure_logging
 from services.shared.settings import Settings, get_settings
 from services.web import auth, metrics
-from services.web.blueprints import agents, health, meta, sessions
+from services.web.blueprints import agents, health, meta, sessions, status
 from services.web.clients import client_address, parse_networks
 from services.web.errors import register_error_handlers
 from services.web.letta_gateway import LettaGateway
@@ -48,7 +48,7 @@ def create_app(
     _install_client_address(app, settings)
     install_security(app, settings)
     auth.install_login_guard(app, settings)
-    for bp in (health.bp, meta.bp, auth.bp, agents.bp, sessions.bp):
+    for bp in (health.bp, meta.bp, auth.bp, agents.bp, sessions.bp, status.bp):
         app.register_blueprint(bp)
     register_error_handlers(app)
     return app

@@ -29,7 +29,9 @@ COOKIE_NAME = "lvs_session"
 FAILURE_WINDOW_S = 300.0
 ADDRESS_FACTOR = 4  # an address may fail for several accounts (a shared NAT), but not without end
 # Reachable without a login: health, the login call itself, and the page's static shell (it holds no data).
-OPEN_ENDPOINTS = frozenset({"health.healthz", "health.readyz", "auth.login", "auth.me", "meta.index", "static"})
+OPEN_ENDPOINTS = frozenset(
+    {"health.healthz", "health.readyz", "auth.login", "auth.me", "meta.index", "status.page", "static"}
+)
 
 
 class _SessionInterface(SecureCookieSessionInterface):

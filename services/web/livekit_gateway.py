@@ -69,6 +69,21 @@ class LiveKitGateway:
 
         return self._run(call)
 
+    def sessions(self) -> list[RoomSnapshot]:
+        """Every room of this stack (by prefix), with its participants and their attributes."""
+        prefix = self.settings.recovery.room_prefix
+
+        async def call(lk: api.LiveKitAPI) -> list[RoomSnapshot]:
+            listed = await lk.room.list_rooms(api.ListRoomsRequest())
+            found = []
+            for room in listed.rooms:
+                if room.name.startswith(prefix):
+                    people = await lk.room.list_participants(api.ListParticipantsRequest(room=room.name))
+                    found.append(_snapshot(room, parse_room_metadata(room.metadata), people.participants))
+            return sorted(found, key=lambda r: r.created_ms)
+
+        return self._run(call)
+
     def room(self, name: str) -> RoomSnapshot | None:
         """One room by name, or None when livekit-server does not have it."""
 
@@ -129,6 +144,12 @@ def _snapshot(room: api.Room, meta: dict[str, object], people: list[api.Particip
         created_ms=room.creation_time_ms or room.creation_time * 1000,
         user=str(meta.get("user") or ""),
         participants=tuple(
-            ParticipantSnapshot(identity=p.identity, is_agent=p.kind == api.ParticipantInfo.Kind.AGENT) for p in people
+            ParticipantSnapshot(
+                identity=p.identity,
+                is_agent=p.kind == api.ParticipantInfo.Kind.AGENT,
+                attributes=tuple(sorted(p.attributes.items())),
+                joined_ms=p.joined_at_ms or p.joined_at * 1000,
+            )
+            for p in people
         ),
     )

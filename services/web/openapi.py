@@ -111,6 +111,18 @@ def openapi_document(room_prefix: str = "lvs-") -> dict[str, Any]:
             "/api/logout": {
                 "post": {"operationId": "logout", "responses": {"200": _json({"type": "object"}, "logged out")}}
             },
+            "/api/status": {
+                "get": {
+                    "operationId": "stackStatus",
+                    "description": "Admins only: services, live sessions, turn latency per stage, recovery actions"
+                    " of the last hour, the model (the /status page shows it).",
+                    "responses": {
+                        "200": _json({"type": "object"}, "the stack's status"),
+                        "401": _err("not logged in"),
+                        "403": _err("not an admin"),
+                    },
+                }
+            },
             "/api/me": {
                 "get": {
                     "operationId": "me",

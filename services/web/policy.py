@@ -12,6 +12,11 @@ from dataclasses import dataclass
 class ParticipantSnapshot:
     identity: str
     is_agent: bool
+    attributes: tuple[tuple[str, str], ...] = ()  # the participant's attributes (the status page reads them)
+    joined_ms: int = 0
+
+    def attribute(self, key: str) -> str:
+        return dict(self.attributes).get(key, "")
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ from services.shared.letta_agents import create_voice_agent
 from services.shared.settings import Settings, get_settings
 from services.stack.supervisor import Supervisor
 from tests.bench.bench_voice import greeted, one_turn
-from tests.bench.report import Section, percentile
+from tests.bench.report import Goal, Section, percentile
 from tests.bench.sampler import TreeSampler, Usage
 
 P95_GOAL_S = 2.0
@@ -272,7 +272,7 @@ def bench_capacity(
             step.errors.append(f"the agent worker restarted during step {n} (not by this bench)")
         steps.append(step)
         section.add(f"{n} concurrent session(s)", _describe(step), f"p95 <= {goal_s * 1000:.0f} ms", step.ok)
-        section.add_samples(f"capacity: turns at {n} concurrent", step.latencies)
+        section.add_samples(f"capacity: turns at {n} concurrent", step.latencies, (Goal(goal_s, 95),))
         section.notes += step.errors
         if not step.ok:
             break

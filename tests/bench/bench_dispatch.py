@@ -12,7 +12,7 @@ from livekit import api, rtc
 from services.agent.probe import default_agent_id, dispatch, human_token
 from services.shared.livekit import livekit_api, room_metadata
 from services.shared.settings import Settings
-from tests.bench.report import Section, percentile, summary_ms
+from tests.bench.report import Goal, Section, percentile, summary_ms
 
 # (rooms, at a time): one by one, 5 and 10 concurrent starts (10 needs AGENT_WORKERS x AGENT_MAX_JOBS >= 10)
 RUNS = ((20, 1), (50, 5), (50, 10))
@@ -70,7 +70,9 @@ def bench_dispatch(settings: Settings) -> Section:
         label = f"{rooms} rooms, {concurrency} at a time"
         if latencies:
             section.add(f"{label}: create_dispatch -> agent joined (seen by the human)", summary_ms(latencies))
-            section.add_samples(f"dispatch at {concurrency}: create_dispatch → agent joined", latencies)
+            section.add_samples(
+                f"dispatch at {concurrency}: create_dispatch → agent joined", latencies, (Goal(0.1, 50), Goal(0.3, 99))
+            )
             p50, p99 = percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
             section.add(f"{label}: p50", f"{p50:.0f} ms", "<= 100 ms", p50 <= 100)
             section.add(f"{label}: p99", f"{p99:.0f} ms", "<= 300 ms", p99 <= 300)

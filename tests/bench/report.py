@@ -52,6 +52,23 @@ def git_revision() -> str:
     return (result.stdout.strip() or "unknown") + ("+dirty" if dirty.strip() else "")
 
 
+@dataclass(frozen=True)
+class Goal:
+    """A latency goal of one sample set: its `pct` percentile at most `seconds`."""
+
+    seconds: float
+    pct: float = 50.0
+
+    def actual(self, values: list[float]) -> float:
+        return percentile(values, self.pct)
+
+    def met(self, values: list[float]) -> bool:
+        return self.actual(values) <= self.seconds
+
+    def label(self) -> str:
+        return f"p{self.pct:g} <= {self.seconds * 1000:g} ms"
+
+
 @dataclass
 class Section:
     """One benchmark's results: rows of (measure, figure, goal, verdict), notes, and raw samples for the chart."""
@@ -60,10 +77,15 @@ class Section:
     rows: list[tuple[str, str, str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     samples: dict[str, list[float]] = field(default_factory=dict)  # chart label -> durations in seconds
+    goals: dict[str, list[Goal]] = field(default_factory=dict)  # chart label -> its goals (drawn as lines)
 
-    def add_samples(self, label: str, seconds: list[float]) -> None:
-        """Keep raw durations (seconds) to draw in the run's latency chart; a label used again is extended."""
+    def add_samples(self, label: str, seconds: list[float], goals: tuple[Goal, ...] = ()) -> None:
+        """Keep raw durations (seconds) to draw in the run's latency chart; a label used again is extended.
+
+        Each goal is drawn as a line over the label's box with its verdict."""
         self.samples.setdefault(label, []).extend(seconds)
+        known = self.goals.setdefault(label, [])
+        known.extend(g for g in goals if g not in known)
 
     def add(self, measure: str, figure: str, goal: str = "", met: bool | None = None) -> None:
         verdict = "" if met is None else ("met" if met else "**not met**")
@@ -90,9 +112,11 @@ def chart_name(now: time.struct_time, folder: Path) -> str:
 def write_chart(sections: list[Section], md_path: Path, chart_dir: Path, now: time.struct_time, where: str) -> str:
     """Render the sections' samples into chart_dir; return the markdown image line (empty without samples)."""
     sets: dict[str, list[float]] = {}
+    goals: dict[str, list[Goal]] = {}
     for section in sections:
         for label, values in section.samples.items():
             sets.setdefault(label, []).extend(values)
+            goals.setdefault(label, []).extend(section.goals.get(label, []))
     sets = {label: values for label, values in sets.items() if values}
     if not sets:
         return ""
@@ -103,7 +127,7 @@ def write_chart(sections: list[Section], md_path: Path, chart_dir: Path, now: ti
         return ""
     png = chart_dir / chart_name(now, chart_dir)
     title = f"Latency distributions, run of {time.strftime('%Y-%m-%d %H:%M UTC', now)}"
-    render(sets, png, title, where)
+    render(sets, png, title, where, goals)
     print(f"wrote {png}")
     return f"![latency distributions]({Path(os.path.relpath(png, md_path.parent)).as_posix()})\n\n"
 

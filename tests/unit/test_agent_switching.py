@@ -77,6 +77,8 @@ def test_is_live_room(meta: dict[str, object], humans: int, age_s: float, live: 
 def _job() -> tuple[VoiceJob, list[str]]:
     job = VoiceJob.__new__(VoiceJob)  # only the switch wiring: no room, no session
     job.switch_gate = Gate(1.0)
+    job.started = asyncio.Event()
+    job.started.set()  # the session runs
     job._tasks = set()
     job.ctx = SimpleNamespace(room=SimpleNamespace(isconnected=lambda: True))  # type: ignore[assignment]
     calls: list[str] = []
@@ -122,3 +124,20 @@ def test_a_flood_of_chat_messages_starts_one_turn(monkeypatch: pytest.MonkeyPatc
 
     asyncio.run(main())
     assert turns == ["hi 0"]
+
+
+def test_a_switch_sent_before_the_session_runs_waits_for_it() -> None:
+    """The page may ask the moment the agent joins, before the job's Letta lookup: kept, then carried out."""
+
+    async def main() -> tuple[list[str], list[str]]:
+        job, calls = _job()
+        job.started = asyncio.Event()
+        job._gated_switch("user-1", '{"letta_agent_id": "agent-early"}')
+        await asyncio.sleep(0)
+        before = list(calls)
+        job.started.set()
+        await asyncio.gather(*job._tasks)
+        return before, calls
+
+    before, after = asyncio.run(main())
+    assert before == [] and after == ['{"letta_agent_id": "agent-early"}']

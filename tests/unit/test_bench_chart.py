@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.bench.chart import needs_log_scale
-from tests.bench.report import Section, append_run
+from tests.bench.chart import chart_rows, needs_log_scale
+from tests.bench.report import Goal, Section, append_run
 
 pytestmark = pytest.mark.unit
 
@@ -75,3 +75,43 @@ def test_a_run_without_samples_writes_no_chart(tmp_path: Path) -> None:
 )
 def test_log_scale_only_when_the_samples_span_a_wide_range(sets: dict[str, list[float]], log: bool) -> None:
     assert needs_log_scale(sets) is log
+
+
+def test_each_goal_is_a_line_at_its_value_with_the_verdict_of_its_percentile() -> None:
+    sets = {"dispatch": [0.05, 0.08, 0.09, 0.2, 0.5], "sweep": [0.01, 0.02]}
+    goals = {"dispatch": [Goal(0.1, 50), Goal(0.3, 99)]}
+    dispatch, sweep = chart_rows(sets, goals)
+    assert [(m.goal_ms, m.pct) for m in dispatch.goals] == [(100.0, 50), (300.0, 99)]
+    assert dispatch.goals[0].met and dispatch.goals[0].actual_ms == pytest.approx(80.0)  # nearest rank
+    assert not dispatch.goals[1].met and dispatch.goals[1].actual_ms == pytest.approx(500.0)
+    assert dispatch.verdict == "not met"
+    assert "goal NOT MET" in dispatch.label
+    assert dispatch.goals[1].text == "goal p99 <= 300 ms: NOT MET (p99 500 ms)"
+    assert sweep.goals == [] and sweep.verdict == "no goal" and "goal" not in sweep.label
+
+
+def test_a_met_goal_says_met_and_empty_sets_have_no_row() -> None:
+    (row,) = chart_rows({"voice": [1.0, 1.1, 1.3], "empty": []}, {"voice": [Goal(1.2, 50)], "empty": [Goal(1.0)]})
+    assert row.verdict == "met" and row.values_ms == pytest.approx([1000.0, 1100.0, 1300.0])
+    assert "goal met" in row.label
+
+
+def test_goals_given_with_the_samples_reach_the_chart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, object] = {}
+
+    def fake_render(sets, path, title, subtitle="", goals=None):  # type: ignore[no-untyped-def]
+        seen.update(sets=sets, goals=goals)
+        return path
+
+    monkeypatch.setattr("tests.bench.chart.render", fake_render)
+    section = Section("Dispatch")
+    section.add_samples("dispatch", [0.1], (Goal(0.1, 50),))
+    section.add_samples("dispatch", [0.2], (Goal(0.1, 50), Goal(0.3, 99)))
+    append_run([section], md_path=tmp_path / "b.md", chart_dir=tmp_path / "bench")
+    assert seen["goals"]["dispatch"] == [Goal(0.1, 50), Goal(0.3, 99)]  # type: ignore[index]
+    assert seen["sets"]["dispatch"] == [0.1, 0.2]  # type: ignore[index]
+
+
+def test_a_goal_outside_the_samples_widens_the_scale() -> None:
+    assert needs_log_scale({"a": [0.1, 0.2]}, {"a": [Goal(5.0)]})
+    assert not needs_log_scale({"a": [0.1, 0.2]}, {"b": [Goal(5.0)]})

@@ -74,6 +74,11 @@ class FakeLiveKit:
         prefix = self.settings.recovery.room_prefix
         return [r for r in self.rooms.values() if r.name.startswith(prefix) and r.letta_agent_id == letta_agent_id]
 
+    def sessions(self) -> list[RoomSnapshot]:
+        self._check()
+        prefix = self.settings.recovery.room_prefix
+        return sorted((r for r in self.rooms.values() if r.name.startswith(prefix)), key=lambda r: r.created_ms)
+
     def room(self, name: str) -> RoomSnapshot | None:
         self._check()
         return self.rooms.get(name)

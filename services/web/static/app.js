@@ -33,7 +33,8 @@
     modelName: $("model-name"), search: $("agent-search"), refresh: $("agent-refresh"),
     agentsMessage: $("agents-message"), list: $("agent-list"), createForm: $("create-form"),
     createMessage: $("create-message"), session: $("session"), selected: $("selected"),
-    connect: $("connect"), disconnect: $("disconnect"), mute: $("mute"), meter: $("mic-level"),
+    connect: $("connect"), disconnect: $("disconnect"), mute: $("mute"),
+    agentState: $("agent-state"), agentStateText: $("agent-state-text"), agentViz: $("agent-viz"), micViz: $("mic-viz"),
     switchForm: $("switch-form"), switchSelect: $("switch-agent"), switchButton: $("switch-button"),
     textForm: $("text-form"), textInput: $("text-input"), textSend: $("text-send"),
     transcript: $("transcript"), audio: $("audio-sink"),
@@ -44,7 +45,8 @@
   // Everything the page knows; one session at a time.
   const state = {
     agents: [], selectedId: null, room: null, session: null, agent: null, waitTimer: null,
-    meter: null, meterFrame: 0, meterPeak: 0, leaving: false, segments: new Map(), joinOffer: null,
+    meterPeak: 0, leaving: false, segments: new Map(), joinOffer: null,
+    visual: { frame: 0, agent: null, mic: null, levels: { agent: 0, mic: 0 }, agentPeak: 0, agentFrames: 0 },
     timings: {}, user: null,
   };
   window.lvs = state; // read by the browser tests and benchmarks
@@ -61,6 +63,19 @@
 
   function setAgentPresence(value) {
     el.session.dataset.agent = value; // none | waiting | connected | left
+  }
+
+  // ---------------------------------------------------------------- agent state indicator
+  const AGENT_STATE_TEXT = {
+    off: "Not connected", connecting: "Connecting…", waiting: "Waiting for the agent…",
+    initializing: "Agent starting…", listening: "Listening", thinking: "Thinking…", speaking: "Speaking",
+    left: "The agent left",
+  };
+
+  function showAgentState(name) {
+    const known = name in AGENT_STATE_TEXT ? name : "listening";
+    el.agentState.dataset.state = known;
+    el.agentStateText.textContent = AGENT_STATE_TEXT[known];
   }
 
   // ---------------------------------------------------------------- API helpers
@@ -215,7 +230,7 @@
       option.textContent = a.name || a.id;
       return option;
     }));
-    const live = Boolean(state.agent);
+    const live = agentReady();
     el.switchSelect.disabled = !live || el.switchSelect.options.length === 0;
     el.switchButton.disabled = el.switchSelect.disabled;
   }
@@ -298,8 +313,19 @@
     applyAgentState();
     renderSwitchOptions();
     loadAgents(); // the user's agents, fresh, for the switch list
-    el.textInput.disabled = false;
-    el.textSend.disabled = false;
+  }
+
+  // The agent reads typed and switch messages once its voice session runs, which is when it first publishes
+  // its state: until then the page keeps those controls off (a message sent earlier would be dropped).
+  function agentReady() {
+    return Boolean(state.agent && state.agent.attributes[ATTR_AGENT_STATE]);
+  }
+
+  function renderAgentControls() {
+    const ready = agentReady();
+    el.textInput.disabled = !ready;
+    el.textSend.disabled = !ready;
+    renderSwitchOptions();
   }
 
   function applyAgentState() {
@@ -307,13 +333,17 @@
     const value = state.agent.attributes[ATTR_AGENT_STATE];
     if (value === "listening" || value === "thinking" || value === "speaking") setStatus(value);
     else setStatus("agent-connected");
+    showAgentState(value === "idle" ? "listening" : value || "initializing");
+    renderAgentControls();
   }
 
   function agentLeft(participant) {
     if (!state.agent || participant.identity !== state.agent.identity) return;
     state.agent = null;
+    stopVisual("agent");
     setAgentPresence("left");
     setStatus("agent-left");
+    showAgentState("left");
     renderSwitchOptions();
     el.textInput.disabled = true;
     el.textSend.disabled = true;
@@ -323,31 +353,93 @@
     for (const participant of state.room.remoteParticipants.values()) agentJoined(participant, "list");
   }
 
-  // ---------------------------------------------------------------- microphone level
-  function startMeter() {
-    stopMeter();
-    const pub = state.room && state.room.localParticipant.getTrackPublication(LK.Track.Source.Microphone);
-    if (!pub || !pub.track) return;
+  // ---------------------------------------------------------------- voice visualisers
+  // One Web Audio AnalyserNode per track (livekit-client's createAudioAnalyser), drawn as bars on a canvas
+  // in one animation loop: the agent's voice and the microphone.
+  const BARS = 24;
+
+  function startVisual(kind, track) {
+    stopVisual(kind);
+    let analyser;
     try {
-      state.meter = LK.createAudioAnalyser(pub.track, { cloneTrack: true });
+      analyser = LK.createAudioAnalyser(track, {
+        cloneTrack: true, fftSize: 256, smoothingTimeConstant: 0.6, minDecibels: -85, maxDecibels: -25,
+      });
     } catch (err) {
-      console.warn("no level meter", err);
+      console.warn(`no ${kind} visualiser`, err);
       return;
     }
-    const tick = () => {
-      if (!state.meter) return;
-      el.meter.value = pub.isMuted ? 0 : Math.min(1, state.meter.calculateVolume() * 4);
-      state.meterPeak = Math.max(state.meterPeak, el.meter.value);
-      state.meterFrame = requestAnimationFrame(tick);
-    };
-    tick();
+    state.visual[kind] = { ...analyser, bins: new Uint8Array(analyser.analyser.frequencyBinCount), track };
+    if (!state.visual.frame) state.visual.frame = requestAnimationFrame(drawVisuals);
   }
 
-  function stopMeter() {
-    cancelAnimationFrame(state.meterFrame);
-    if (state.meter) state.meter.cleanup().catch(() => {});
-    state.meter = null;
-    el.meter.value = 0;
+  function stopVisual(kind) {
+    const current = state.visual[kind];
+    state.visual[kind] = null;
+    state.visual.levels[kind] = 0;
+    if (current) current.cleanup().catch(() => {});
+    drawBars(kind === "agent" ? el.agentViz : el.micViz, null);
+  }
+
+  function fitCanvas(canvas) {
+    const ratio = window.devicePixelRatio || 1;
+    const width = Math.max(1, Math.round(canvas.clientWidth * ratio));
+    const height = Math.max(1, Math.round(canvas.clientHeight * ratio));
+    if (canvas.width !== width || canvas.height !== height) { canvas.width = width; canvas.height = height; }
+  }
+
+  // Bars of 0..1 heights (null: a flat line), in the canvas's CSS colour.
+  function drawBars(canvas, heights) {
+    fitCanvas(canvas);
+    const ctx = canvas.getContext("2d");
+    const { width, height } = canvas;
+    ctx.clearRect(0, 0, width, height);
+    ctx.fillStyle = getComputedStyle(canvas).color;
+    const slot = width / BARS;
+    for (let i = 0; i < BARS; i += 1) {
+      const h = Math.max(2, (heights ? heights[i] : 0) * (height - 4));
+      ctx.fillRect(i * slot + slot * 0.15, (height - h) / 2, slot * 0.7, h);
+    }
+  }
+
+  function bandHeights(visual, muted) {
+    visual.analyser.getByteFrequencyData(visual.bins);
+    const useful = Math.floor(visual.bins.length * 0.6); // voice lives in the lower bins
+    const per = Math.max(1, Math.floor(useful / BARS));
+    const heights = [];
+    for (let i = 0; i < BARS; i += 1) {
+      let sum = 0;
+      for (let j = 0; j < per; j += 1) sum += visual.bins[i * per + j] || 0;
+      heights.push(muted ? 0 : Math.min(1, (sum / per / 255) * 1.3));
+    }
+    return heights;
+  }
+
+  function drawVisuals() {
+    state.visual.frame = 0;
+    const micPub = state.room && state.room.localParticipant.getTrackPublication(LK.Track.Source.Microphone);
+    for (const [kind, canvas] of [["agent", el.agentViz], ["mic", el.micViz]]) {
+      const visual = state.visual[kind];
+      if (!visual) continue;
+      const muted = kind === "mic" && Boolean(micPub && micPub.isMuted);
+      const heights = bandHeights(visual, muted);
+      drawBars(canvas, heights);
+      const level = muted ? 0 : Math.min(1, visual.calculateVolume() * 4);
+      state.visual.levels[kind] = level;
+      if (kind === "mic") state.meterPeak = Math.max(state.meterPeak, level);
+      if (kind === "agent") {
+        state.visual.agentPeak = Math.max(state.visual.agentPeak, Math.max(...heights));
+        if (Math.max(...heights) > 0.05) state.visual.agentFrames += 1; // frames that drew a moving voice
+      }
+    }
+    if (state.visual.agent || state.visual.mic) state.visual.frame = requestAnimationFrame(drawVisuals);
+  }
+
+  function stopVisuals() {
+    cancelAnimationFrame(state.visual.frame);
+    state.visual.frame = 0;
+    stopVisual("agent");
+    stopVisual("mic");
   }
 
   // ---------------------------------------------------------------- session lifecycle
@@ -361,10 +453,15 @@
         if (ATTR_LETTA_AGENT in changed) switched(changed[ATTR_LETTA_AGENT]);
         applyAgentState();
       })
-      .on(LK.RoomEvent.TrackSubscribed, (track) => {
-        if (track.kind === LK.Track.Kind.Audio) el.audio.append(track.attach());
+      .on(LK.RoomEvent.TrackSubscribed, (track, publication, participant) => {
+        if (track.kind !== LK.Track.Kind.Audio) return;
+        el.audio.append(track.attach());
+        if (isAgent(participant)) startVisual("agent", track);
       })
-      .on(LK.RoomEvent.TrackUnsubscribed, (track) => { track.detach().forEach((node) => node.remove()); })
+      .on(LK.RoomEvent.TrackUnsubscribed, (track, publication, participant) => {
+        track.detach().forEach((node) => node.remove());
+        if (isAgent(participant)) stopVisual("agent");
+      })
       .on(LK.RoomEvent.Reconnecting, () => setStatus("reconnecting"))
       .on(LK.RoomEvent.Reconnected, () => {
         if (state.agent) applyAgentState(); else setStatus("waiting");
@@ -414,6 +511,7 @@
     // Autoplay: unlock audio inside the click, before any await.
     room.startAudio().catch(() => {});
     setStatus("connecting");
+    showAgentState("connecting");
     setAgentPresence("none");
     const offer = state.joinOffer;
     const session = offer || (await requestSession(takeover));
@@ -434,6 +532,7 @@
     el.disconnect.disabled = false;
     setAgentPresence("waiting");
     setStatus("waiting");
+    showAgentState("waiting");
     state.waitTimer = setTimeout(() => {
       state.waitTimer = null;
       if (!state.agent && state.room === room) {
@@ -445,7 +544,8 @@
     try {
       await room.localParticipant.setMicrophoneEnabled(true);
       el.mute.disabled = false;
-      startMeter();
+      const mic = room.localParticipant.getTrackPublication(LK.Track.Source.Microphone);
+      if (mic && mic.track) startVisual("mic", mic.track);
     } catch (err) {
       console.warn("microphone unavailable", err);
       addLine("system", `Microphone unavailable (${err.message || err}); you can type instead.`);
@@ -456,7 +556,7 @@
   function cleanup() {
     clearTimeout(state.waitTimer);
     state.waitTimer = null;
-    stopMeter();
+    stopVisuals();
     el.audio.replaceChildren();
     state.room = null;
     state.agent = null;
@@ -464,6 +564,7 @@
     state.segments = new Map();
     delete el.session.dataset.room;
     setAgentPresence("none");
+    showAgentState("off");
     el.disconnect.disabled = true;
     el.mute.disabled = true;
     el.mute.setAttribute("aria-pressed", "false");
