@@ -103,3 +103,17 @@ def worker_metrics_text(settings: Settings) -> str:
 
     ports = [settings.agent.instance_metrics_port(i) for i in range(settings.agent.workers)]
     return "\n".join(httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text for port in ports)
+
+
+def running_jobs(settings: Settings) -> float:
+    """Jobs the stack's workers run now (each worker's GET /worker; a stopped worker runs none)."""
+    import httpx
+
+    total = 0.0
+    for i in range(settings.agent.workers):
+        try:
+            info = httpx.get(f"http://127.0.0.1:{settings.agent.instance_port(i)}/worker", timeout=5).json()
+        except httpx.ConnectError:
+            continue
+        total += float(info.get("active_jobs", 0))
+    return total

@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AsyncExitStack
 
-import httpx
 import pytest
 from livekit import api, rtc
 
@@ -24,7 +23,7 @@ from services.shared.letta_agents import create_voice_agent
 from services.shared.livekit import livekit_api
 from services.shared.settings import Settings
 from tests.chaos.loopback import addresses, client
-from tests.helpers import log_tail
+from tests.helpers import log_tail, running_jobs
 
 pytestmark = [pytest.mark.stack, pytest.mark.chaos]
 SESSIONS = 10
@@ -79,12 +78,6 @@ async def one_round(settings: Settings, lk: api.LiveKitAPI, agent_ids: list[str]
         await asyncio.gather(*(p.disconnect() for p in people), return_exceptions=True)
         for s in sessions:
             await delete_room(lk, s["room"])
-
-
-def running_jobs(settings: Settings) -> float:
-    """Jobs the stack's workers run now (each worker's GET /worker)."""
-    urls = [f"http://127.0.0.1:{settings.agent.instance_port(i)}/worker" for i in range(settings.agent.workers)]
-    return sum(float(httpx.get(url, timeout=5).json().get("active_jobs", 0)) for url in urls)
 
 
 async def workers_idle(settings: Settings, lk: api.LiveKitAPI, rooms_before: set[str]) -> None:

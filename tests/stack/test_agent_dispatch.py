@@ -25,7 +25,7 @@ from services.agent.probe import (
 )
 from services.shared.livekit import LETTA_AGENT_ATTRIBUTE, livekit_api
 from services.shared.settings import Settings
-from tests.helpers import worker_log_lines, worker_logs_tail
+from tests.helpers import running_jobs, worker_log_lines, worker_logs_tail
 
 pytestmark = pytest.mark.stack
 
@@ -66,12 +66,8 @@ async def _race(settings: Settings) -> None:
             accepts = list(decisions.values()).count("accepting job")
             assert 1 <= accepts <= settings.agent.workers, decisions
 
-            async def one_running() -> list[agent_pb.Job] | None:
-                jobs = [j for d in await lk.agent_dispatch.list_dispatch(room) for j in d.state.jobs]
-                running = [j for j in jobs if j.state.status == agent_pb.JobStatus.JS_RUNNING]
-                return running if len(running) == 1 else None
-
-            await poll(one_running, 30, "exactly one running job for the room")
+            # LiveKit's dispatch state keeps a replaced job "running": ask the workers what they run.
+            await poll(lambda: asyncio.to_thread(lambda: running_jobs(settings) == 1), 30, "one job on our workers")
             end = time.monotonic() + 3.0
             while time.monotonic() < end:  # held, not sampled once
                 agents = await our_agents(lk, settings, room)
