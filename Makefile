@@ -10,7 +10,7 @@ ifeq ($(filter $(MODE),native compose),)
 $(error MODE must be native or compose, not '$(MODE)')
 endif
 
-.PHONY: user-add user-passwd user-remove users help up down config status logs restart rooms smoke probe test test-unit test-stack lint bench chaos deploy backup restore clean clean-data
+.PHONY: user-add user-passwd user-remove users help up down config status logs restart rooms smoke probe test test-unit test-stack mutation lint bench chaos deploy backup restore clean clean-data
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -83,6 +83,9 @@ test: ## lint, then every test: unit, the native stack, browser, chaos (the stac
 
 test-unit: ## unit tests only (seconds, no services)
 	@$(PYTEST) -m unit tests/unit
+
+mutation: ## mutation testing of the policy modules and settings validators (minutes; m=services.web.policy for one)
+	@bash scripts/mutation.sh
 
 lint: ## ruff (lint and format check)
 	@.stack/venv/bin/ruff check services tests && .stack/venv/bin/ruff format --check services tests
