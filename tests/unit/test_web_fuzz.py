@@ -50,13 +50,15 @@ BRANCHES = (
     "upstream_down",
 )
 STATES = ("fresh", "live", "unused", "rival", "livekit_down", "letta_down")
-_body = st.fixed_dictionaries(
-    {"agent_id": st.one_of(st.sampled_from([AGENT_ID, AGENT_ID, OTHER_AGENT_ID]), st.text(max_size=80))},
-    optional={
-        "takeover": st.one_of(st.booleans(), st.booleans(), st.text(max_size=5)),
-        "identity": st.text(max_size=20),
-    },
+_valid_body = st.fixed_dictionaries(
+    {"agent_id": st.sampled_from([AGENT_ID, AGENT_ID, OTHER_AGENT_ID])},
+    optional={"takeover": st.booleans(), "identity": st.from_regex(r"[a-z]{1,12}", fullmatch=True)},
 )
+_fuzzed_body = st.fixed_dictionaries(
+    {"agent_id": st.one_of(st.sampled_from([AGENT_ID, OTHER_AGENT_ID]), st.text(max_size=80))},
+    optional={"takeover": st.one_of(st.booleans(), st.text(max_size=5)), "identity": st.text(max_size=20)},
+)
+_body = st.one_of(_valid_body, _fuzzed_body)  # half of the cases are well-formed, so the session logic is reached
 
 
 def _prepare(h, state: str) -> None:
