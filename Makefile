@@ -10,7 +10,7 @@ ifeq ($(filter $(MODE),native compose),)
 $(error MODE must be native or compose, not '$(MODE)')
 endif
 
-.PHONY: user-add user-passwd user-remove users help up down config status logs restart rooms smoke probe test test-unit test-stack test-compose lint bench chaos deploy backup restore clean clean-data
+.PHONY: user-add user-passwd user-remove users help up down config status logs restart rooms smoke probe test test-unit test-stack test-compose mutation lint bench chaos deploy backup restore clean clean-data
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -86,6 +86,9 @@ test-compose: ## compose.yaml for real: local engine, stand-in images, make up/s
 
 test-unit: ## unit tests only (seconds, no services)
 	@$(PYTEST) -m unit tests/unit
+
+mutation: ## mutation testing of the policy modules and settings validators (minutes; m=services.web.policy for one)
+	@bash scripts/mutation.sh
 
 lint: ## ruff (lint and format check)
 	@.stack/venv/bin/ruff check services tests && .stack/venv/bin/ruff format --check services tests

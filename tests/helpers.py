@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -117,3 +118,15 @@ def running_jobs(settings: Settings) -> float:
             continue
         total += float(info.get("active_jobs", 0))
     return total
+
+
+async def holds(condition: Callable[[], Awaitable[object]], duration: float, what: str, interval: float = 0.25) -> None:
+    """Await ``condition`` repeatedly for ``duration`` seconds; fail naming ``what`` the first time it is false."""
+    end = time.monotonic() + duration
+    while True:
+        value = await condition()
+        if not value:
+            raise AssertionError(f"{what} stopped holding {duration - (end - time.monotonic()):.1f}s in: {value!r}")
+        if time.monotonic() >= end:
+            return
+        await asyncio.sleep(interval)

@@ -41,11 +41,16 @@ def summarize(agent: Any) -> AgentSummary:
     memory = getattr(agent, "memory", None)
     if not blocks and memory is not None:
         blocks = list(getattr(memory, "blocks", None) or [])
-    persona = next((b.value for b in blocks if getattr(b, "label", None) == "persona"), "") or ""
-    if len(persona) > PERSONA_PREVIEW_CHARS:
-        persona = persona[: PERSONA_PREVIEW_CHARS - 1].rstrip() + "…"
+    persona = persona_preview(next((b.value for b in blocks if getattr(b, "label", None) == "persona"), "") or "")
     owner = owner_from_tags(getattr(agent, "tags", None))
     return AgentSummary(id=agent.id, name=agent.name or "", persona=persona, owner=owner)
+
+
+def persona_preview(persona: str) -> str:
+    """The start of a persona, as the agent list shows it."""
+    if len(persona) > PERSONA_PREVIEW_CHARS:
+        return persona[: PERSONA_PREVIEW_CHARS - 1].rstrip() + "…"
+    return persona
 
 
 def create_agent_call(

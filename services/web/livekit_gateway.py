@@ -123,10 +123,14 @@ class LiveKitGateway:
         self._run(call)
 
     def delete_room(self, name: str) -> None:
-        """Delete a room (its participants are disconnected)."""
+        """Delete a room (its participants are disconnected); a room that is gone already is no error."""
 
         async def call(lk: api.LiveKitAPI) -> None:
-            await lk.room.delete_room(api.DeleteRoomRequest(room=name))
+            try:
+                await lk.room.delete_room(api.DeleteRoomRequest(room=name))
+            except api.TwirpError as exc:
+                if exc.code != api.TwirpErrorCode.NOT_FOUND:
+                    raise
 
         self._run(call)
 

@@ -6,6 +6,7 @@ import asyncio
 import json
 import subprocess
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -16,6 +17,7 @@ from services.shared.livekit import livekit_api, room_metadata
 from services.shared.settings import Settings
 from services.stack.health import probe
 from services.stack.programs import programs
+from services.stack.supervisor import Supervisor
 from tests.helpers import log_tail
 
 pytestmark = pytest.mark.stack
@@ -49,6 +51,18 @@ def test_letta_and_livekit_report_their_versions(stack: Settings) -> None:
     health = httpx.get(f"{stack.letta.base_url}/v1/health/", headers=letta_headers(stack), timeout=5).json()
     assert health == {"version": "0.16.8", "status": "ok"}
     assert httpx.get(f"{stack.web.base_url}/readyz", timeout=10).status_code == 200
+
+
+LIVEKIT_SERVER_VERSION = "1.13.5"  # ARCHITECTURE.md's pin (scripts/install-livekit.sh builds v1.13.5)
+
+
+def test_the_running_livekit_server_is_the_pinned_version(stack: Settings) -> None:
+    """The binary behind the running livekit process, not merely the one on disk, reports v1.13.5."""
+    pid = Supervisor(stack).info()["livekit"].pid
+    exe = Path(f"/proc/{pid}/exe").resolve()
+    out = subprocess.run([str(exe), "--version"], capture_output=True, text=True, check=True, timeout=30).stdout
+    assert out.strip() == f"livekit-server version {LIVEKIT_SERVER_VERSION}", (exe, out)
+    assert httpx.get(stack.livekit.http_url, timeout=5).status_code == 200  # and it is the one answering
 
 
 def test_default_agent_exists_once_and_is_kept(stack: Settings) -> None:

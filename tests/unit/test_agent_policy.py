@@ -12,9 +12,12 @@ from services.agent.policy import (
     RequestContext,
     agent_identity,
     decide_request,
+    is_dead,
+    is_live,
     job_load,
     parse_dispatch_metadata,
     parse_switch_request,
+    valid_agent_id,
 )
 
 pytestmark = pytest.mark.unit
@@ -193,3 +196,84 @@ def beating(identity: str, beat_age: float | None, **kw) -> ParticipantView:
 def test_dead_agents_do_not_block_a_new_one(snapshot, accept, remove) -> None:
     decision = decide_request(snapshot, ctx(dead_after=3.0))
     assert (decision.accept, decision.remove) == (accept, remove), decision.reason
+
+
+# Mutation testing (make mutation) found these unpinned: the reasons and messages operators read in the logs,
+# the boundaries of the heartbeat and publish-grace rules, and the id shape's length limits.
+@pytest.mark.parametrize(
+    ("snapshot", "context", "reason"),
+    [
+        ([], ctx(busy_here=True), "this worker already serves the room"),
+        ([], ctx(local_jobs=4, max_jobs=4), "worker at capacity (4 jobs)"),
+        ([p(f"{PREFIX}-lvs-x")], ctx(), f"agent {PREFIX}-lvs-x is already in the room"),
+        ([], ctx(), "room has no live agent of ours"),
+    ],
+)
+def test_decision_reasons(snapshot, context, reason: str) -> None:
+    assert decide_request(snapshot, context).reason == reason
+
+
+def test_heartbeat_exactly_dead_after_old_is_still_alive() -> None:
+    beat = ParticipantView(f"{PREFIX}-a", True, PState.ACTIVE, NOW - 60, True, heartbeat_at=NOW - 3.0)
+    assert not is_dead(beat, NOW, 3.0)
+    assert is_dead(beat, NOW + 0.001, 3.0)
+
+
+def test_publish_grace_ends_exactly_at_grace() -> None:
+    silent = ParticipantView(f"{PREFIX}-a", True, PState.ACTIVE, NOW - 100, False)
+    assert is_live(silent, NOW, 20.0, human_since=NOW - 19.999)
+    assert not is_live(silent, NOW, 20.0, human_since=NOW - 20.0)
+
+
+@pytest.mark.parametrize(
+    ("agent_id", "valid"),
+    [
+        ("agent-a", True),
+        ("agent-" + "a" * 64, True),
+        ("agent-" + "a" * 65, False),
+        ("agent-", False),
+        ("x-agent-abc", False),
+        ("agent-ab_c", False),
+    ],
+)
+def test_valid_agent_id_limits(agent_id: str, valid: bool) -> None:
+    assert valid_agent_id(agent_id) is valid
+
+
+@pytest.mark.parametrize(
+    ("dispatch", "room", "message"),
+    [
+        ("{", None, "dispatch metadata is not JSON"),
+        ("[1]", None, "dispatch metadata is not a JSON object"),
+        ("{}", "{}", "no letta_agent_id in dispatch or room metadata"),
+        ('{"letta_agent_id": 7}', None, "letta_agent_id '7' is not a Letta agent id"),
+        ('{"letta_agent_id": "' + "x" * 100 + '"}', None, f"letta_agent_id {'x' * 80!r} is not a Letta agent id"),
+    ],
+)
+def test_parse_dispatch_metadata_messages(dispatch: str, room: str | None, message: str) -> None:
+    with pytest.raises(MetadataError) as raised:
+        parse_dispatch_metadata(dispatch, room)
+    assert str(raised.value) == message
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ("{", "switch request is not JSON"),
+        ('{"other": 1}', "switch request needs letta_agent_id"),
+        ('{"letta_agent_id": "' + "y" * 100 + '"}', f"letta_agent_id {'y' * 80!r} is not a Letta agent id"),
+    ],
+)
+def test_parse_switch_request_messages(payload: str, message: str) -> None:
+    with pytest.raises(MetadataError) as raised:
+        parse_switch_request(payload)
+    assert str(raised.value) == message
+
+
+def test_switch_request_with_invalid_utf8_elsewhere_is_still_read() -> None:
+    payload = b'{"letta_agent_id": "' + AID.encode() + b'", "note": "\xff"}'
+    assert parse_switch_request(payload) == AID
+
+
+def test_one_job_slot_full_is_full_load() -> None:
+    assert job_load(1, 1) == 1.0

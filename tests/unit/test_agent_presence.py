@@ -86,3 +86,16 @@ def test_choose_link(linked: str | None, humans: str, target: str | None) -> Non
     from services.agent.presence import choose_link
 
     assert choose_link(linked, _humans(humans)) == target
+
+
+def test_the_countdown_is_a_named_task() -> None:
+    """A task dump of a job that lingers shows the idle countdown by name."""
+
+    async def run() -> set[str]:
+        timer = IdleTimer(10.0, lambda: False, lambda: None)
+        timer.arm()
+        names = {t.get_name() for t in asyncio.all_tasks()}
+        timer.disarm()
+        return names
+
+    assert "idle_countdown" in asyncio.run(run())

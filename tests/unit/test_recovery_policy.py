@@ -10,6 +10,7 @@ from services.recovery.policy import (
     RoomMemory,
     Rule,
     decide,
+    decide_room,
     next_dispatch_at,
     next_wakeup,
     observe,
@@ -339,3 +340,127 @@ def test_the_human_left_by_a_dead_agent_has_waited_since_its_last_beat() -> None
     after = observe(before, Snapshot((room(human(age=60), beating_agent(4.0)),)), NOW, dead_after=DEAD_AFTER)
     assert after["lvs-abc"].waiting_since == NOW - 4.0
     assert not after["lvs-abc"].had_agent
+
+
+# Mutation testing (make mutation) found these unpinned: the whole action (room, identity, reason an operator
+# reads in the log), the exact thresholds, and how the memory starts a clock on first sight and later.
+def test_every_action_names_its_room_and_a_reason() -> None:
+    for case, snapshot_room, _expected in FIRST_SIGHT:
+        for action in decide(Snapshot((snapshot_room,)), NOW, S):
+            assert action.room == snapshot_room.name and action.reason, (case, action)
+
+
+@pytest.mark.parametrize(
+    ("snapshot_room", "memory", "expected"),
+    [
+        (room(age=60), None, Action(ActionKind.DELETE_ROOM, Rule.EMPTY_ROOM, "lvs-abc", reason="empty")),
+        (
+            room(agent(age=HOUR)),
+            RoomMemory(seen_at=NOW, agents_only_since=NOW - 60),
+            Action(ActionKind.DELETE_ROOM, Rule.AGENTS_ONLY, "lvs-abc", reason="no human"),
+        ),
+        (
+            room(human(age=HOUR), agent(age=HOUR), human("ghost", State.JOINING, 40)),
+            None,
+            Action(
+                ActionKind.REMOVE_PARTICIPANT, Rule.INACTIVE_PARTICIPANT, "lvs-abc", "ghost", None, "joining for 40s"
+            ),
+        ),
+        (
+            room(human(age=HOUR), agent("agent-letta-new", age=5), agent("agent-letta-old", age=50)),
+            None,
+            Action(
+                ActionKind.REMOVE_PARTICIPANT,
+                Rule.DUPLICATE_AGENT,
+                "lvs-abc",
+                "agent-letta-new",
+                None,
+                "duplicate of agent-letta-old",
+            ),
+        ),
+        (
+            room(human(age=10)),
+            None,
+            Action(
+                ActionKind.DISPATCH, Rule.ORPHANED_SESSION, "lvs-abc", None, "agent-123", "human waiting 10s, try 1"
+            ),
+        ),
+    ],
+)
+def test_whole_actions(snapshot_room: RoomView, memory: RoomMemory | None, expected: Action) -> None:
+    mem = None if memory is None else {snapshot_room.name: memory}
+    assert decide(Snapshot((snapshot_room,)), NOW, S, mem) == [expected]
+
+
+def test_a_dead_agent_seen_first_is_removed_with_its_silence_in_the_reason() -> None:
+    snap = Snapshot((room(human(age=60), beating_agent(3.5)),))
+    for memory in (None, {}):  # estimated from the snapshot, or a room the memory does not know yet
+        [removal, dispatch] = decide(snap, NOW, S, memory, dead_after=DEAD_AFTER)
+        assert removal == Action(
+            ActionKind.REMOVE_PARTICIPANT, Rule.DEAD_AGENT, "lvs-abc", "agent-letta-a", None, "no heartbeat for 3.5s"
+        )
+        assert dispatch.kind is ActionKind.DISPATCH and dispatch.reason == "human waiting 4s, try 1"
+
+
+def test_a_beat_exactly_dead_after_old_is_not_a_death() -> None:
+    snap = Snapshot((room(human(age=60), beating_agent(DEAD_AFTER)),))
+    assert decide(snap, NOW, S, dead_after=DEAD_AFTER) == []
+
+
+def test_thresholds_are_inclusive() -> None:
+    assert kinds(decide(Snapshot((room(age=S.empty_room_after),)), NOW, S)) == [("empty_room", None, "delete_room")]
+    assert decide(Snapshot((room(age=S.empty_room_after - 0.5),)), NOW, S) == []
+
+
+def test_a_room_not_ours_does_not_stop_the_sweep_of_the_next() -> None:
+    snap = Snapshot((room(name="other-room", age=HOUR), room(name="lvs-next", age=HOUR)))
+    assert [a.room for a in decide(snap, NOW, S)] == ["lvs-next"]
+
+
+def test_decide_applies_the_configured_ownership_rule() -> None:
+    unmarked = room(name="lvs-unmarked", meta={"letta_agent_id": "agent-123"}, age=HOUR)
+    by_prefix = S.model_copy(update={"ownership": RoomOwnership.PREFIX})
+    assert decide(Snapshot((unmarked,)), NOW, S) == []
+    assert [a.room for a in decide(Snapshot((unmarked,)), NOW, by_prefix)] == ["lvs-unmarked"]
+
+
+def test_a_foreign_agent_alone_is_no_waiting_human() -> None:
+    assert decide(Snapshot((room(agent("other-bot", ours=False, age=HOUR), age=HOUR),)), NOW, S) == []
+
+
+def test_decide_room_dispatches_when_the_worker_state_is_not_given() -> None:
+    r = room(human(age=10))
+    [action] = decide_room(r, observe_room(None, r, NOW), NOW, S)
+    assert action.kind is ActionKind.DISPATCH
+
+
+def test_first_sight_memory() -> None:
+    mem = observe_room(None, room(agent(age=HOUR)), NOW)
+    assert (mem.seen_at, mem.agents_only_since, mem.waiting_since) == (NOW, NOW, None)
+
+
+def test_clocks_of_a_room_seen_before_start_at_this_sweep() -> None:
+    earlier = observe_room(None, room(age=5), NOW - 5)  # empty then
+    later = observe_room(earlier, room(human(age=30), human("slow", State.JOINING, 30)), NOW)
+    assert later.waiting_since == NOW  # not the human's join time: they were not here at the last sweep
+    assert later.inactive_since == {"slow": NOW}
+
+
+def test_our_agent_back_resets_the_tries() -> None:
+    tried = RoomMemory(seen_at=NOW - 1, waiting_since=NOW - 30, tries=2, last_try_at=NOW - 5)
+    mem = observe_room(tried, room(human(age=60), agent(age=2)), NOW)
+    assert (mem.tries, mem.last_try_at, mem.had_agent) == (0, None, True)
+
+
+def test_record_dispatch_into_a_room_not_in_memory() -> None:
+    assert record_dispatch({}, "lvs-new", NOW)["lvs-new"] == RoomMemory(seen_at=NOW, tries=1, last_try_at=NOW)
+
+
+def test_a_try_without_its_time_counts_from_the_wait() -> None:
+    mem = RoomMemory(seen_at=NOW, waiting_since=NOW - 10, tries=1, last_try_at=None)
+    assert next_dispatch_at(mem, S) == NOW - 10 + S.orphan_after
+
+
+def test_next_wakeup_skips_a_dispatch_due_right_now() -> None:
+    due_now = RoomMemory(seen_at=NOW, waiting_since=NOW - S.orphan_after)
+    assert next_wakeup({"lvs-a": due_now}, S, NOW) is None

@@ -1,14 +1,15 @@
 """Test doubles of the web service's two gateways (its own boundary to LiveKit and Letta), and an app fixture.
 
 Only the calls to livekit-server and the Letta server are replaced; everything else in the app is real.
-(The file is named test_web_* to live with the web tests; it holds one self-check.)
+Their contract with the real gateways is checked in tests/unit/test_gateway_contract.py (the fakes) and
+tests/stack/test_gateway_contract.py (the real LiveKit and Letta), with the same checks from tests/gateway_contract.py.
 """
 
 from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ from services.shared.settings import (
     WebSettings,
 )
 from services.web.app import create_app
-from services.web.letta_gateway import AgentSummary, LettaError
+from services.web.letta_gateway import AgentSummary, LettaError, persona_preview
 from services.web.livekit_gateway import LiveKitError
 from services.web.policy import ParticipantSnapshot, RoomSnapshot
 from services.web.store import Store
@@ -126,12 +127,13 @@ class FakeLetta:
 
     def get_agent(self, agent_id: str) -> AgentSummary | None:
         self._check()
-        return self.agents.get(agent_id)
+        agent = self.agents.get(agent_id)
+        return None if agent is None else replace(agent, persona="")  # a lookup does not fetch the persona
 
     def create_agent(self, name: str, persona: str, human: str, owner: str | None = None) -> AgentSummary:
         self._check()
         agent_id = f"agent-{len(self.agents):08d}-0000-4000-8000-000000000000"
-        agent = AgentSummary(agent_id, name, persona[:160], owner)
+        agent = AgentSummary(agent_id, name, persona_preview(persona), owner)
         self.agents[agent.id] = agent
         return agent
 
@@ -162,12 +164,3 @@ def build(**web: object) -> Harness:
     app = create_app(settings, livekit=livekit, letta=letta, configure_logs=False, store=store)  # type: ignore[arg-type]
     app.config["TESTING"] = True
     return Harness(app, livekit, letta, settings)
-
-
-def test_fakes_follow_the_gateway_interface() -> None:
-    from services.web.letta_gateway import LettaGateway
-    from services.web.livekit_gateway import LiveKitGateway
-
-    for fake, real in ((FakeLiveKit, LiveKitGateway), (FakeLetta, LettaGateway)):
-        public = {n for n in vars(real) if not n.startswith("_")}
-        assert public <= set(dir(fake)), public - set(dir(fake))

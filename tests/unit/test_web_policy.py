@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -20,6 +21,7 @@ from services.web.policy import (
     new_identity,
     new_room_name,
     race_winner,
+    unused_rooms,
 )
 from services.web.schemas import CreateSession
 from services.web.security import livekit_sources, same_origin
@@ -78,7 +80,16 @@ def test_room_names() -> None:
     names = {new_room_name("lvs-") for _ in range(50)}
     assert len(names) == 50
     assert all(is_session_room_name(n, "lvs-") for n in names)
-    assert new_identity().startswith("user-")
+    identities = {new_identity() for _ in range(50)}
+    assert len(identities) == 50
+    assert all(re.fullmatch(r"user-[0-9a-f]{8}", i) for i in identities), identities
+
+
+def test_unused_rooms_are_ours_and_not_live() -> None:
+    live = room(1, HUMAN, name="live")
+    stale = room(600, name="stale")
+    foreign = room(600, ours=False, name="foreign")  # another app's room of the same agent: never ours to delete
+    assert [r.name for r in unused_rooms([live, stale, foreign], [live])] == ["stale"]
 
 
 @pytest.mark.parametrize(
