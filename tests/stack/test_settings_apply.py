@@ -24,6 +24,17 @@ def make_up() -> subprocess.CompletedProcess[str]:
     return subprocess.run(["bash", "scripts/up.sh"], cwd=ROOT, capture_output=True, text=True, check=False, timeout=600)
 
 
+def make_config(settings: Settings) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(settings.stack.dir / "venv/bin/python"), "-m", "services.stack", "config"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
 def get_json(url: str) -> dict[str, object]:
     with urllib.request.urlopen(url, timeout=5) as response:
         return json.loads(response.read())
@@ -81,14 +92,7 @@ def test_an_unknown_setting_is_named_and_nothing_restarts(stack: Settings, env_f
     refused = make_up()
     assert refused.returncode == 2, refused.stdout[-3000:]
     assert "unknown setting WEB_TOKEN_TL" in refused.stdout + refused.stderr
-    config = subprocess.run(
-        [str(stack.stack.dir / "venv/bin/python"), "-m", "services.stack", "config"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    config = make_config(stack)
     assert config.returncode == 2 and "WEB_TOKEN_TL" in config.stdout
     assert pids(stack) == before, "a refused 'make up' touched a running service"
 
@@ -96,14 +100,7 @@ def test_an_unknown_setting_is_named_and_nothing_restarts(stack: Settings, env_f
 def test_make_config_masks_every_secret_and_names_sources(stack: Settings) -> None:
     from services.stack.effective import effective_settings
 
-    config = subprocess.run(
-        [str(stack.stack.dir / "venv/bin/python"), "-m", "services.stack", "config"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    config = make_config(stack)
     assert config.returncode == 0, config.stdout + config.stderr
     rows = effective_settings(stack)
     secrets = [r for r in rows if r.secret and len(r.value) >= 6]
