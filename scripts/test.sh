@@ -14,8 +14,8 @@ step "Unit tests"
 # The stack under test runs two agent workers: the standby-worker heal and the spreading of jobs are tested,
 # and every other test runs against the scale-out configuration (the default for users stays one worker).
 export AGENT_WORKERS="${AGENT_WORKERS:-2}"
-# 10 job slots (2 x 5): the burst test starts 10 sessions at once and none may be left without an agent.
-export AGENT_MAX_JOBS="${AGENT_MAX_JOBS:-5}"
+# 12 job slots (2 x 6): the burst test starts 10 sessions at once and none may be left without an agent.
+export AGENT_MAX_JOBS="${AGENT_MAX_JOBS:-6}"
 started_here=0
 if ! "$PY" -m services.stack status >/dev/null 2>&1; then
   started_here=1

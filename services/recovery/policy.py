@@ -58,6 +58,7 @@ class RoomMemory:
     waiting_since: float | None = None
     inactive_since: Mapping[str, float] = field(default_factory=dict)
     had_agent: bool = False
+    agent_died: bool = False  # the human waits because our agent died (heartbeat): re-dispatch at once
     tries: int = 0
     last_try_at: float | None = None
 
@@ -129,6 +130,7 @@ def observe_room(previous: RoomMemory | None, room: RoomView, now: float, dead_a
         waiting_since=waiting_since,
         inactive_since=inactive,
         had_agent=has_agent,
+        agent_died=waiting and (last_beat is not None or (prev.agent_died and prev.waiting_since is not None)),
         tries=0 if has_agent else prev.tries,
         last_try_at=None if has_agent else prev.last_try_at,
     )
@@ -157,7 +159,9 @@ def next_dispatch_at(mem: RoomMemory, settings: RecoverySettings) -> float | Non
     if mem.tries >= settings.max_redispatch or mem.waiting_since is None:
         return None
     if mem.tries == 0 or mem.last_try_at is None:
-        return mem.waiting_since + settings.orphan_after
+        # A session whose first agent has not come yet gets the orphan grace (its job may still be starting: a
+        # second dispatch would start a duplicate); one whose agent died has waited since its last beat.
+        return mem.waiting_since + (0.0 if mem.agent_died else settings.orphan_after)
     return mem.last_try_at + settings.redispatch_backoff * 2 ** (mem.tries - 1)
 
 

@@ -464,7 +464,11 @@ class RecoverySettings(BaseSettings):
     empty_room_after: float = Field(default=60.0, ge=0, description="Delete an empty room after this long.")
     agents_only_after: float = Field(default=60.0, ge=0, description="Delete a room with only agents after.")
     inactive_participant_after: float = Field(default=30.0, ge=0, description="Remove a non-active participant.")
-    orphan_after: float = Field(default=3.0, ge=0, description="Re-dispatch when a human waits this long alone.")
+    orphan_after: float = Field(
+        default=8.0,
+        ge=0,
+        description="Re-dispatch when a human waits this long for a first agent (one whose agent died: at once).",
+    )
     max_redispatch: int = Field(default=5, ge=0, description="Re-dispatch tries per room.")
     bind: str = Field(default="127.0.0.1", description="Address of the sidecar's HTTP server.")
     ownership: RoomOwnership = Field(

@@ -2,7 +2,7 @@
 
 Each session has its own assistant and its own client address (the web service limits sessions per agent and
 per address), and a person joins each room as the page would. The stack under test runs AGENT_WORKERS=2 with
-AGENT_MAX_JOBS=5 (scripts/test.sh): 10 job slots for the 10 rooms.
+AGENT_MAX_JOBS=6 (scripts/test.sh): 12 job slots for the 10 rooms.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ JOIN_TIMEOUT = 60.0  # functional deadline (the dispatch speed goal is in make b
 @pytest.fixture
 def assistants(stack: Settings) -> Iterator[list[str]]:
     capacity = stack.agent.workers * stack.agent.max_jobs
-    assert capacity >= SESSIONS, f"{capacity} job slots for {SESSIONS} rooms: scripts/test.sh sets 2 workers x 5"
+    assert capacity >= SESSIONS, f"{capacity} job slots for {SESSIONS} rooms: scripts/test.sh sets 2 workers x 6"
     letta = letta_client(stack, timeout=60)
     made = [
         create_voice_agent(letta, stack, f"chaos-burst-{i}-{uuid.uuid4().hex[:6]}", "I am brief.", "A tester.").id

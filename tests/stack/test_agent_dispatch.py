@@ -42,7 +42,8 @@ def _run(settings: Settings, coro) -> None:
         pytest.fail(f"{exc}\n--- agent log ---\n{worker_logs_tail(settings, 60)}")
 
 
-async def _race(settings: Settings) -> None:
+async def _race(settings: Settings) -> bool:
+    """One room, RACERS dispatches at once; False when they did not race (a single job came of them)."""
     letta_id = default_agent_id(settings)
     room = new_room_name(settings)
     async with livekit_api(settings) as lk:
@@ -60,7 +61,8 @@ async def _race(settings: Settings) -> None:
 
             jobs = await poll(all_jobs_decided, 60, "every job of the room to be answered by our workers")
             decisions = _decisions(settings, room)
-            assert len(jobs) > 1, "the dispatches did not race (one job only)"
+            if len(jobs) < 2:
+                return False  # LiveKit made one job of the racing dispatches: nothing raced, try another room
             # Each worker takes at most one (its own claims); with several workers LiveKit's identity rule
             # replaces a second agent of the same identity, and its job ends.
             accepts = list(decisions.values()).count("accepting job")
@@ -74,6 +76,7 @@ async def _race(settings: Settings) -> None:
                 assert [a.identity for a in agents] == [f"{settings.agent.identity_prefix}-{room}"], agents
                 assert agents[0].attributes[LETTA_AGENT_ATTRIBUTE] == letta_id
                 await asyncio.sleep(0.2)
+            return True
         finally:
             await delete_room(lk, room)
 
@@ -89,7 +92,13 @@ def _decisions(settings: Settings, room: str) -> dict[str, str]:
 
 
 def test_racing_dispatches_leave_exactly_one_agent(stack: Settings) -> None:
-    _run(stack, _race(stack))
+    async def until_raced() -> None:
+        for _ in range(3):
+            if await _race(stack):
+                return
+        raise AssertionError("the dispatches did not race in 3 rooms (one job each): the premise never held")
+
+    _run(stack, until_raced())
 
 
 async def _unknown_agent(settings: Settings) -> None:

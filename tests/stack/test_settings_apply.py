@@ -15,6 +15,7 @@ import pytest
 
 from services.shared.settings import ENV_FILE, Settings
 from services.stack.supervisor import Supervisor
+from tests.helpers import eventually, log_entries, log_size
 
 pytestmark = pytest.mark.lifecycle
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,16 +72,31 @@ def test_changed_settings_restart_exactly_their_services(stack: Settings, env_fi
     assert "nothing restarted" in again.stdout
     assert pids(stack) == before, "an unchanged 'make up' restarted a service"
 
-    add_lines(env_file, "WEB_TOKEN_TTL=301", "AGENT_DISPATCH=automatic")
+    agent_log = log_size(stack, "agent")
+    moved = "127.0.0.2"  # still loopback: the page stays open without a login, on another address
+    add_lines(env_file, "WEB_TOKEN_TTL=301", "AGENT_DISPATCH=automatic", f"WEB_BIND={moved}", "AGENT_TTS=espeak")
     changed = make_up()
     assert changed.returncode == 0, changed.stdout[-3000:]
     after = pids(stack)
     restarted = {name for name in before if after.get(name) != before[name]}
     workers = {name for name in before if name == "agent" or name.startswith("agent-")}
     assert restarted == workers | {"web", "recovery"}, changed.stdout[-3000:]
-    assert "WEB_TOKEN_TTL" in changed.stdout and "AGENT_DISPATCH" in changed.stdout
+    for name in ("WEB_TOKEN_TTL", "AGENT_DISPATCH", "WEB_BIND", "AGENT_TTS"):
+        assert name in changed.stdout, f"{name} not named as changed"
     assert "301" not in changed.stdout.replace("WEB_TOKEN_TTL", ""), "values are not printed"
-    assert get_json(f"{stack.web.base_url}/api/config")["token_ttl"] == 301, "the web service runs the new value"
+    assert moved not in changed.stdout, "values are not printed"
+    config = get_json(f"http://{moved}:{stack.web.port}/api/config")
+    assert config["token_ttl"] == 301, "the web service runs the new values, on the new address"
+    with pytest.raises(OSError):
+        get_json(f"http://127.0.0.1:{stack.web.port}/api/config")
+    eventually(
+        lambda: any(
+            e.get("msg") == "job process prewarmed" and e.get("tts") == "espeak"
+            for e in log_entries(stack, "agent", agent_log)
+        ),
+        60,
+        what="the restarted worker to prewarm with the espeak voice",
+    )
     worker = get_json(f"http://127.0.0.1:{stack.agent.port}/worker")
     # protobuf JSON leaves out an empty name: the worker registered for automatic dispatch
     assert worker.get("agent_name", "") == "", worker

@@ -464,3 +464,20 @@ def test_a_try_without_its_time_counts_from_the_wait() -> None:
 def test_next_wakeup_skips_a_dispatch_due_right_now() -> None:
     due_now = RoomMemory(seen_at=NOW, waiting_since=NOW - S.orphan_after)
     assert next_wakeup({"lvs-a": due_now}, S, NOW) is None
+
+
+def test_a_first_agent_still_starting_is_not_duplicated_but_a_dead_one_is_replaced_at_once() -> None:
+    """The orphan grace covers a job that is still starting; a room whose agent died does not wait for it."""
+    slow = RecoverySettings(orphan_after=8, max_redispatch=3, redispatch_backoff=5)
+    starting = Snapshot((room(human(age=5)),))
+    assert kinds(decide(starting, NOW, slow, observe({}, starting, NOW))) == [], "a second dispatch 5 s in"
+    later = Snapshot((room(human(age=9)),))
+    assert kinds(decide(later, NOW, slow, observe({}, later, NOW))) == [("orphaned_session", None, "dispatch")]
+
+    alive = Snapshot((room(human(age=60), beating_agent(0.5)),))
+    dead = Snapshot((room(human(age=60), beating_agent(3.5)),))
+    memory = observe(observe({}, alive, NOW - 3, dead_after=DEAD_AFTER), dead, NOW, dead_after=DEAD_AFTER)
+    assert memory["lvs-abc"].agent_died
+    assert kinds(decide(dead, NOW, slow, memory, dead_after=DEAD_AFTER))[-1] == ("orphaned_session", None, "dispatch")
+    gone = Snapshot((room(human(age=60)),))  # the dead agent removed: the room still counts as left by a death
+    assert observe(memory, gone, NOW + 1, dead_after=DEAD_AFTER)["lvs-abc"].agent_died
