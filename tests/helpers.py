@@ -130,3 +130,24 @@ async def holds(condition: Callable[[], Awaitable[object]], duration: float, wha
         if time.monotonic() >= end:
             return
         await asyncio.sleep(interval)
+
+
+@contextmanager
+def only_first_worker(settings: Settings, restart_timeout: float = 120.0) -> Iterator[Settings]:
+    """Stop every agent worker but the first for the block; start them again and wait until they are healthy."""
+    from services.stack.health import probe
+    from services.stack.programs import programs
+    from services.stack.supervisor import Supervisor
+
+    sup = Supervisor(settings)
+    others = [name for name in worker_names(settings) if name != "agent"]
+    for name in others:
+        sup.stop(name)
+    try:
+        yield settings
+    finally:
+        for name in others:
+            sup.start(name)
+        for prog in programs(settings):
+            if prog.name in others:
+                eventually(lambda prog=prog: probe(prog.health), restart_timeout, what=f"{prog.name} healthy again")

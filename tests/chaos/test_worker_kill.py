@@ -14,9 +14,8 @@ import pytest
 from services.shared.settings import Settings
 from services.stack.health import probe
 from services.stack.programs import programs
-from services.stack.supervisor import Supervisor
 from tests.chaos.worker_kill import JOIN_TIMEOUT, kill_serving_worker, sidecar_actions
-from tests.helpers import eventually, log_tail
+from tests.helpers import eventually, log_tail, only_first_worker
 
 pytestmark = [pytest.mark.stack, pytest.mark.chaos]
 
@@ -37,16 +36,8 @@ def two_workers(stack: Settings) -> Settings:
 @pytest.fixture
 def one_worker(two_workers: Settings) -> Iterator[Settings]:
     """Only the first worker runs; the others are stopped for the test and started again after it."""
-    sup = Supervisor(two_workers)
-    others = [name for name in worker_programs(two_workers) if name != "agent"]
-    for name in others:
-        sup.stop(name)
-    yield two_workers
-    for name in others:
-        sup.start(name)
-    for name in others:
-        prog = worker_programs(two_workers)[name]
-        eventually(lambda prog=prog: probe(prog.health), JOIN_TIMEOUT * 2, what=f"{name} healthy again")
+    with only_first_worker(two_workers, JOIN_TIMEOUT * 2) as settings:
+        yield settings
 
 
 def explain(settings: Settings, error: AssertionError) -> AssertionError:

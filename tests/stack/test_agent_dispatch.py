@@ -26,10 +26,7 @@ from services.agent.probe import (
 )
 from services.shared.livekit import LETTA_AGENT_ATTRIBUTE, livekit_api
 from services.shared.settings import Settings
-from services.stack.health import probe
-from services.stack.programs import programs
-from services.stack.supervisor import Supervisor
-from tests.helpers import eventually, running_jobs, worker_log_lines, worker_logs_tail, worker_names
+from tests.helpers import only_first_worker, running_jobs, worker_log_lines, worker_logs_tail
 
 pytestmark = pytest.mark.stack
 
@@ -98,16 +95,8 @@ def single_worker(stack: Settings) -> Iterator[Settings]:
     """Only the first worker runs. Racing dispatches across two workers can each be accepted once, and
     LiveKit's identity rule has been seen to leave no agent at all: a known gap (closing note, issue 13);
     in the product only tests dispatch one room many times at once."""
-    sup = Supervisor(stack)
-    others = [name for name in worker_names(stack) if name != "agent"]
-    for name in others:
-        sup.stop(name)
-    yield stack
-    for name in others:
-        sup.start(name)
-    for prog in programs(stack):
-        if prog.name in others:
-            eventually(lambda prog=prog: probe(prog.health), 120, what=f"{prog.name} healthy again")
+    with only_first_worker(stack) as settings:
+        yield settings
 
 
 def test_racing_dispatches_leave_exactly_one_agent(single_worker: Settings) -> None:
