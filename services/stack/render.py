@@ -42,10 +42,12 @@ def livekit_config(settings: Settings) -> dict[str, Any]:
 
 def rtc_config(settings: Settings) -> dict[str, Any]:
     """Media ports that follow LIVEKIT_BIND: on loopback UDP listens on 127.0.0.1 only and ICE/TCP is off
-    (livekit-server would bind it on every interface); on a specific address UDP listens there only."""
+    (livekit-server would bind it on every interface; left out, it binds its default *:7881, so it is set to 0);
+    on a specific address UDP listens there only."""
     lk = settings.livekit
     if is_loopback(lk.bind):
         return {
+            "tcp_port": 0,
             "udp_port": lk.rtc_udp_port,
             "use_external_ip": False,
             "node_ip": "127.0.0.1",

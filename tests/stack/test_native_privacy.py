@@ -3,8 +3,10 @@ not through Letta's API, not from the stack's files. Checked as a real unprivile
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import pwd
+import socket
 import subprocess
 from collections.abc import Iterator
 
@@ -12,10 +14,11 @@ import httpx
 import pytest
 
 from services.shared.letta import letta_headers
-from services.shared.settings import Settings
+from services.shared.settings import Settings, is_loopback
 from services.stack import database
 from services.stack.private_files import private_roots
 from services.stack.programs import pg_bin_dir
+from services.stack.supervisor import Supervisor
 
 pytestmark = pytest.mark.stack
 OUTSIDER = "lvs-outsider"
@@ -133,3 +136,22 @@ def test_secrets_stay_out_of_the_logs(stack: Settings) -> None:
     for log in stack.stack.log_dir.glob("*.log"):
         text = log.read_text(errors="replace")
         assert not any(secret in text for secret in secrets), f"a secret is in {log}"
+
+
+def test_every_socket_of_the_stack_listens_on_loopback_only(stack: Settings) -> None:
+    """On a loopback stack nothing is reachable from other machines: no service, child or model server listens
+    on another address (livekit-server bound ICE/TCP on *:7881 when its tcp_port was left out)."""
+    import psutil
+
+    if not (is_loopback(stack.livekit.bind) and is_loopback(stack.web.bind)):
+        pytest.skip("this stack is configured to face the network (LIVEKIT_BIND / WEB_BIND)")
+    roots = [psutil.Process(proc.pid) for proc in Supervisor(stack).info().values() if proc.pid]
+    assert roots, "supervisord lists no running program"
+    processes = {p.pid: p for root in roots for p in [root, *root.children(recursive=True)]}
+    open_to_others = []
+    for process in processes.values():
+        for conn in process.net_connections(kind="inet"):
+            listening = conn.status == psutil.CONN_LISTEN or (conn.type == socket.SOCK_DGRAM and not conn.raddr)
+            if listening and not ipaddress.ip_address(conn.laddr.ip).is_loopback:
+                open_to_others.append(f"{process.name()} (pid {process.pid}) on {conn.laddr.ip}:{conn.laddr.port}")
+    assert not open_to_others, f"listening beyond loopback: {open_to_others}"
