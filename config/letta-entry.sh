@@ -15,6 +15,23 @@ resolve_provider() {
   printf '%s' "$provider"
 }
 
+# services.shared.settings.LLMSettings.model_name: LLM_MODEL, else the offline default or OpenAI's.
+resolve_model() {
+  if [[ -n "${LLM_MODEL:-}" ]]; then printf '%s' "$LLM_MODEL"
+  elif [[ "$1" == local ]]; then printf 'qwen2.5-coder-0.5b'
+  else printf 'gpt-4o-mini'; fi
+}
+
+# Letta's record of our provider follows the settings before Letta starts (config/letta-provider-sync.sql:
+# Letta 0.16.8 keeps its first base URL and never revives a model it soft-deleted). Skipped without a database.
+sync_provider() {
+  [[ -n "${LETTA_PG_URI:-}" ]] || return 0
+  if ! command -v psql >/dev/null; then echo "letta-entry: no psql in this image: provider sync skipped" >&2; return 0; fi
+  psql "$LETTA_PG_URI" -qtA -v endpoint="$LVS_PROVIDER_ENDPOINT" -v model="$LVS_PROVIDER_MODEL" \
+    -f "$(dirname "${BASH_SOURCE[0]}")/letta-provider-sync.sql" 2>&1 | sed -u 's/^/letta-entry: provider sync: /' \
+    || echo "letta-entry: provider sync failed (Letta starts anyway)" >&2
+}
+
 # Mask the value after "password:" and the password part of a postgres URI, line by line.
 redact() {
   sed -u -E \
@@ -23,14 +40,20 @@ redact() {
 }
 
 main() {
-  case "$(resolve_provider)" in
+  local provider
+  provider="$(resolve_provider)"
+  case "$provider" in
     local)
       # services.stack.programs.letta_env: the local llama.cpp server; Letta needs a non-empty key
       export OPENAI_BASE_URL="http://127.0.0.1:${LLM_PORT:-8090}/v1" OPENAI_API_KEY="sk-local-no-key" ;;
     openai) ;;
     *) echo "letta-entry: LLM_PROVIDER must be auto, local or openai" >&2; exit 2 ;;
   esac
+  LVS_PROVIDER_ENDPOINT="${OPENAI_BASE_URL:-}"; LVS_PROVIDER_ENDPOINT="${LVS_PROVIDER_ENDPOINT%/}"
+  LVS_PROVIDER_MODEL="$(resolve_model "$provider")"
+  export LVS_PROVIDER_ENDPOINT LVS_PROVIDER_MODEL
   exec > >(redact) 2>&1
+  sync_provider
   exec "$@"
 }
 

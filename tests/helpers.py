@@ -5,12 +5,19 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import subprocess
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
+
+from services.shared.letta import letta_headers
 from services.shared.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
 
 T = TypeVar("T")
 
@@ -151,3 +158,27 @@ def only_first_worker(settings: Settings, restart_timeout: float = 120.0) -> Ite
         for prog in programs(settings):
             if prog.name in others:
                 eventually(lambda prog=prog: probe(prog.health), restart_timeout, what=f"{prog.name} healthy again")
+
+
+def make_up() -> subprocess.CompletedProcess[str]:
+    """`make up` (scripts/up.sh) on the project, its output captured."""
+    return subprocess.run(["bash", "scripts/up.sh"], cwd=ROOT, capture_output=True, text=True, check=False, timeout=600)
+
+
+def add_env_lines(path: Path, *lines: str) -> None:
+    """Append settings to a .env file."""
+    before = path.read_text() if path.exists() else ""
+    path.write_text(before + ("" if before.endswith("\n") or not before else "\n") + "\n".join(lines) + "\n")
+
+
+def letta_reply(settings: Settings, agent_id: str, text: str, timeout: float = 120) -> str:
+    """One turn through Letta's voice contract (streaming /v1/chat/completions, as the worker calls it)."""
+    body = {"model": agent_id, "stream": True, "messages": [{"role": "user", "content": text}]}
+    out = []
+    url = f"{settings.letta.openai_url}/chat/completions"
+    with httpx.stream("POST", url, json=body, headers=letta_headers(settings), timeout=timeout) as response:
+        assert response.status_code == 200, response.read()
+        for line in response.iter_lines():
+            if line.startswith("data: {"):
+                out.append(json.loads(line[6:])["choices"][0]["delta"].get("content") or "")
+    return "".join(out)

@@ -47,7 +47,22 @@ def resolve_model_handle(client: Letta, settings: Settings) -> str:
         if model.model == wanted and (model.model_endpoint or "").rstrip("/") == _endpoint(settings):
             return model.handle
     offered = ", ".join(sorted(m.handle for m in models if m.handle)) or "none"
-    raise ModelNotFound(f"Letta offers no model '{wanted}' at {_endpoint(settings)} (offered: {offered})")
+    raise ModelNotFound(
+        f"Letta offers no model '{wanted}' at {_endpoint(settings)} (offered: {offered}). {_model_hint(settings)}"
+    )
+
+
+def _model_hint(settings: Settings) -> str:
+    """What to do when the configured model is missing: which setting, which command."""
+    llm = settings.llm
+    if llm.is_local:
+        where = "the name the local llama.cpp server serves (LLM_GGUF_PATH's model, or unset for the default)"
+    else:
+        where = f"a model that {llm.openai_base_url}/models lists (OPENAI_BASE_URL, OPENAI_API_KEY)"
+    return (
+        f"Set LLM_MODEL in .env to {where} and run 'make up' again; 'make logs s=letta' shows Letta's model "
+        "sync, and README.md, 'Using a real model', how to switch and back."
+    )
 
 
 def embedding_config(settings: Settings) -> dict[str, Any]:

@@ -159,8 +159,8 @@ def cmd_up(settings: Settings) -> int:
             if stage == 1:
                 database.ensure_database(settings)
                 database.migrate_letta(settings)
-                for handle in database.revive_served_model(settings):
-                    say(f"    revived {handle} (Letta had soft-deleted it after an earlier model switch)")
+                for change in database.sync_letta_provider(settings):
+                    say(f"    Letta's model provider: {change} (config/letta-provider-sync.sql)")
             for prog in group:
                 sup.start(prog.name)
             wait_healthy(settings, sup, group)

@@ -160,8 +160,9 @@ def admin_env(settings: Settings) -> dict[str, str]:
     return {**os.environ, "PGPASSWORD": admin_password(settings), "PGCONNECT_TIMEOUT": "10"}
 
 
-def psql(settings: Settings, sql: str, db: str = "postgres") -> str:
-    """Run SQL through the unix socket as the admin role (password authentication)."""
+def psql(settings: Settings, sql: str, db: str = "postgres", variables: dict[str, str] | None = None) -> str:
+    """Run SQL through the unix socket as the admin role (password authentication); ``variables`` are psql's
+    (-v name=value, quoted in the SQL as :'name')."""
     command = [
         str(pg_bin_dir(settings) / "psql"),
         "-h",
@@ -176,6 +177,7 @@ def psql(settings: Settings, sql: str, db: str = "postgres") -> str:
         "-v",
         "ON_ERROR_STOP=1",
         "-qtA",
+        *(f"--set={name}={value}" for name, value in (variables or {}).items()),
     ]
     result = subprocess.run(command, input=sql, env=admin_env(settings), capture_output=True, text=True, check=False)
     if result.returncode != 0:
@@ -191,29 +193,26 @@ def admin_can_connect(settings: Settings) -> bool:
         return False
 
 
-def revive_model_sql(settings: Settings) -> str:
-    """SQL that un-deletes the configured model in Letta's provider table (see revive_served_model)."""
+PROVIDER_SYNC_SQL = Path(__file__).resolve().parents[2] / "config" / "letta-provider-sync.sql"
+
+
+def provider_sync_variables(settings: Settings) -> dict[str, str]:
+    """The psql variables of config/letta-provider-sync.sql: the configured endpoint and model."""
     llm = settings.llm
-    endpoint = (llm.local_base_url if llm.is_local else llm.openai_base_url).rstrip("/").replace("'", "''")
-    name = llm.model_name.replace("'", "''")
-    return (
-        "UPDATE provider_models SET is_deleted = false WHERE is_deleted AND model_type = 'llm' "
-        f"AND name = '{name}' AND provider_id IN "
-        f"(SELECT id FROM providers WHERE rtrim(base_url, '/') = '{endpoint}' AND NOT is_deleted) RETURNING handle"
-    )
+    endpoint = llm.local_base_url if llm.is_local else llm.openai_base_url
+    return {"endpoint": endpoint.rstrip("/"), "model": llm.model_name}
 
 
-def revive_served_model(settings: Settings) -> list[str]:
-    """Handles of the configured model that Letta had soft-deleted, un-deleted before Letta starts.
+def sync_letta_provider(settings: Settings) -> list[str]:
+    """Bring Letta's record of our model provider in step with the settings, before Letta starts; what changed.
 
-    Letta 0.16.8 soft-deletes a provider model its provider stops listing and never revives it (the next
-    sync skips it as "already exists"): switching the local model away and back left `make up` with
-    "Letta offers no model". Un-deleted before Letta's start, its model sync finds the row and keeps it.
+    Letta 0.16.8 keeps the base URL its provider had at its first start and never revives a model it once
+    soft-deleted (config/letta-provider-sync.sql says which rows are touched: only our base provider's).
     """
-    if psql(settings, "SELECT to_regclass('public.provider_models') IS NOT NULL", db=settings.postgres.db) != "t":
-        return []
-    out = psql(settings, revive_model_sql(settings), db=settings.postgres.db)
-    return [line for line in out.splitlines() if line and not line.startswith("UPDATE")]
+    out = psql(
+        settings, PROVIDER_SYNC_SQL.read_text(), db=settings.postgres.db, variables=provider_sync_variables(settings)
+    )
+    return [line for line in out.splitlines() if line.startswith(("provider ", "revived "))]
 
 
 def ensure_database(settings: Settings) -> None:

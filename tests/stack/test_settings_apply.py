@@ -8,21 +8,16 @@ from __future__ import annotations
 import json
 import subprocess
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from services.shared.settings import ENV_FILE, Settings
+from services.shared.settings import Settings
 from services.stack.supervisor import Supervisor
-from tests.helpers import eventually, log_entries, log_size
+from tests.helpers import add_env_lines, eventually, log_entries, log_size, make_up
 
 pytestmark = pytest.mark.lifecycle
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def make_up() -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["bash", "scripts/up.sh"], cwd=ROOT, capture_output=True, text=True, check=False, timeout=600)
 
 
 def make_config(settings: Settings) -> subprocess.CompletedProcess[str]:
@@ -45,24 +40,6 @@ def pids(settings: Settings) -> dict[str, int]:
     return {name: proc.pid for name, proc in Supervisor(settings).info().items()}
 
 
-@pytest.fixture
-def env_file(stack: Settings) -> Iterator[Path]:
-    """The project's .env; whatever the test writes, the original comes back and is applied."""
-    original = ENV_FILE.read_text() if ENV_FILE.exists() else None
-    yield ENV_FILE
-    if original is None:
-        ENV_FILE.unlink(missing_ok=True)
-    else:
-        ENV_FILE.write_text(original)
-    restored = make_up()
-    assert restored.returncode == 0, restored.stdout[-3000:]
-
-
-def add_lines(path: Path, *lines: str) -> None:
-    before = path.read_text() if path.exists() else ""
-    path.write_text(before + ("" if before.endswith("\n") or not before else "\n") + "\n".join(lines) + "\n")
-
-
 def test_changed_settings_restart_exactly_their_services(stack: Settings, env_file: Path) -> None:
     quiet = make_up()
     assert quiet.returncode == 0, quiet.stdout[-3000:]
@@ -74,7 +51,7 @@ def test_changed_settings_restart_exactly_their_services(stack: Settings, env_fi
 
     agent_log = log_size(stack, "agent")
     moved = "127.0.0.2"  # still loopback: the page stays open without a login, on another address
-    add_lines(env_file, "WEB_TOKEN_TTL=301", "AGENT_DISPATCH=automatic", f"WEB_BIND={moved}", "AGENT_TTS=espeak")
+    add_env_lines(env_file, "WEB_TOKEN_TTL=301", "AGENT_DISPATCH=automatic", f"WEB_BIND={moved}", "AGENT_TTS=espeak")
     changed = make_up()
     assert changed.returncode == 0, changed.stdout[-3000:]
     after = pids(stack)
@@ -104,7 +81,7 @@ def test_changed_settings_restart_exactly_their_services(stack: Settings, env_fi
 
 def test_an_unknown_setting_is_named_and_nothing_restarts(stack: Settings, env_file: Path) -> None:
     before = pids(stack)
-    add_lines(env_file, "WEB_TOKEN_TL=300")
+    add_env_lines(env_file, "WEB_TOKEN_TL=300")
     refused = make_up()
     assert refused.returncode == 2, refused.stdout[-3000:]
     assert "unknown setting WEB_TOKEN_TL" in refused.stdout + refused.stderr

@@ -60,6 +60,23 @@ def test_letta_gets_the_model_endpoint_the_settings_resolve(extra: dict[str, str
         assert url == extra.get("OPENAI_BASE_URL", "") and key == extra["OPENAI_API_KEY"]
 
 
+@pytest.mark.parametrize("extra", [*CASES, {"LLM_MODEL": "qwen2.5-3b"}, {"OPENAI_API_KEY": "k", "LLM_MODEL": "m"}])
+def test_letta_entry_syncs_the_provider_the_settings_name(extra: dict[str, str]) -> None:
+    from services.stack.database import provider_sync_variables
+
+    llm = {k.removeprefix("LLM_").lower(): v for k, v in extra.items() if k.startswith("LLM_")}
+    llm |= {
+        "OPENAI_API_KEY": extra.get("OPENAI_API_KEY"),
+        "OPENAI_BASE_URL": extra.get("OPENAI_BASE_URL", "https://api.openai.com/v1"),
+    }
+    settings = Settings(_env_file=None, llm=LLMSettings(_env_file=None, **llm))
+    compose_env = {"OPENAI_BASE_URL": "https://api.openai.com/v1", **extra}  # compose.yaml's default
+    result = run_entry(compose_env, 'echo "$LVS_PROVIDER_ENDPOINT|$LVS_PROVIDER_MODEL"')
+    assert result.returncode == 0, result.stderr
+    endpoint, model = result.stdout.strip().split("|")
+    assert {"endpoint": endpoint, "model": model} == provider_sync_variables(settings)
+
+
 def test_a_bad_provider_stops_letta_naming_the_setting() -> None:
     result = run_entry({"LLM_PROVIDER": "gpt"}, "echo started")
     assert result.returncode == 2 and "LLM_PROVIDER" in result.stderr and "started" not in result.stdout

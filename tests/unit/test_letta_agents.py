@@ -114,3 +114,16 @@ def test_an_agent_of_the_fresh_turn_days_gets_its_history_back_and_a_right_one_i
     client = FakeLetta(offered_for(local), existing=[old, right])
     assert follow_model_switch(client, local) == []  # type: ignore[arg-type]
     assert client.updates == [("agent-old", {"message_buffer_autoclear": False})]
+
+
+@pytest.mark.parametrize(("key", "setting"), [(None, "LLM_GGUF_PATH"), ("sk-test", "OPENAI_BASE_URL")])
+def test_a_missing_model_says_which_setting_and_command_fix_it(key: str | None, setting: str) -> None:
+    from services.shared.letta_agents import ModelNotFound, resolve_model_handle
+
+    s = settings(key)
+    stale = [SimpleNamespace(model=s.llm.model_name, model_endpoint="http://old:1/v1", handle="openai-proxy/x")]
+    with pytest.raises(ModelNotFound) as error:
+        resolve_model_handle(FakeLetta(stale), s)  # type: ignore[arg-type]
+    message = str(error.value)
+    assert f"no model '{s.llm.model_name}'" in message and "offered: openai-proxy/x" in message
+    assert "LLM_MODEL" in message and setting in message and "'make up'" in message

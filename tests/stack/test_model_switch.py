@@ -1,0 +1,81 @@
+"""Switching the model and back: every `make up` ends healthy and the assistant answers on each model.
+
+Letta 0.16.8 soft-deletes a model its provider stops serving and never revives it, and keeps the base URL its
+provider had at first start: without the stack's provider sync (config/letta-provider-sync.sql) the way back
+failed with "Letta offers no model", and a new OPENAI_BASE_URL was listed at the old server's address.
+These tests edit the project's .env (restored and applied afterwards by the env_file fixture).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from services.shared.letta import letta_client
+from services.shared.settings import LOCAL_MODEL_FILE, Settings
+from tests.helpers import add_env_lines, letta_reply, make_up
+from tests.scripted_llm import MODEL as SCRIPTED_MODEL
+from tests.scripted_llm import scripted_llm
+
+pytestmark = pytest.mark.lifecycle
+ALIAS = "qwen-alias"  # the default GGUF served under another name: a "bigger local GGUF" without a download
+
+
+def default_agent(settings: Settings) -> Any:
+    client = letta_client(settings, timeout=60)
+    agents = list(client.agents.list(name=settings.letta.default_agent_name, limit=1))
+    assert agents, "the default agent is gone"
+    return agents[0]
+
+
+def up_and_answer(settings: Settings, model: str, endpoint: str) -> tuple[str, str]:
+    """`make up` ends healthy, the default agent is on (model, endpoint) and answers a turn; (output, reply)."""
+    up = make_up()
+    assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-1000:]
+    agent = default_agent(settings)
+    assert (agent.llm_config.model, agent.llm_config.model_endpoint.rstrip("/")) == (model, endpoint)
+    reply = letta_reply(settings, agent.id, "What is the capital of France?")
+    assert reply.strip(), f"no answer from {model}"
+    return up.stdout, reply
+
+
+def served_models(settings: Settings) -> list[str]:
+    models = httpx.get(f"{settings.llm.local_base_url}/models", timeout=10).json()
+    return [m["id"] for m in models["data"]]
+
+
+def test_a_bigger_local_gguf_and_back(stack: Settings, env_file: Path) -> None:
+    local = stack.llm.local_base_url
+    default = stack.llm.model_name
+    original = env_file.read_text() if env_file.exists() else ""
+    up_and_answer(stack, default, local)
+
+    add_env_lines(env_file, f"LLM_GGUF_PATH={stack.stack.cache / 'models' / LOCAL_MODEL_FILE}", f"LLM_MODEL={ALIAS}")
+    out, _ = up_and_answer(stack, ALIAS, local)
+    assert "moved" in out and ALIAS in served_models(stack), out[-2000:]
+
+    env_file.write_text(original)
+    out, _ = up_and_answer(stack, default, local)
+    assert f"revived openai-proxy/{default}" in out, "the default model was not revived: " + out[-2000:]
+    assert served_models(stack) == [default]
+
+
+def test_an_openai_compatible_server_and_back(stack: Settings, env_file: Path) -> None:
+    local = stack.llm.local_base_url
+    original = env_file.read_text() if env_file.exists() else ""
+    with scripted_llm() as (url, seen):
+        add_env_lines(env_file, f"OPENAI_BASE_URL={url}", "OPENAI_API_KEY=sk-scripted", f"LLM_MODEL={SCRIPTED_MODEL}")
+        out, reply = up_and_answer(stack, SCRIPTED_MODEL, url)
+        assert f"now at {url}" in out, "Letta's provider was not moved to the new base URL: " + out[-2000:]
+        assert reply.strip() == "Noted.", f"the answer did not come from the scripted server: {reply!r}"
+        assert any("capital of France" in json.dumps(r["messages"]) for r in seen), "Letta never called the server"
+
+        env_file.write_text(original)
+        calls = len(seen)
+        out, _ = up_and_answer(stack, stack.llm.model_name, local)
+        assert f"now at {local}" in out, out[-2000:]
+        assert len(seen) == calls, "back on the local model, Letta still called the scripted server"
