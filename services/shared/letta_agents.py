@@ -166,18 +166,22 @@ def follow_model_switch(client: Letta, settings: Settings) -> list[str]:
     return moved
 
 
-def ensure_default_agent(settings: Settings) -> str:
-    """Create the default agent once; on later starts keep it (and follow a model switch)."""
+def prepare_default_agent(settings: Settings) -> tuple[str, str]:
+    """Create the default agent once; on later starts keep it (and follow a model switch); (report, agent id)."""
     client = letta_client(settings, timeout=60.0)
     name = settings.letta.default_agent_name
     moved = follow_model_switch(client, settings)
     note = f"; moved {len(moved)} agent(s) to {settings.llm.model_name}: {', '.join(moved)}" if moved else ""
     existing = list(client.agents.list(name=name, limit=1))
     if existing:
-        agent, report = existing[0], f"'{name}' exists ({existing[0].id}){note}"
-    else:
-        agent = create_voice_agent(client, settings, name, settings.letta.default_persona, settings.letta.default_human)
-        report = f"created '{name}' ({agent.id}) with model {settings.llm.model_name}{note}"
+        return f"'{name}' exists ({existing[0].id}){note}", existing[0].id
+    agent = create_voice_agent(client, settings, name, settings.letta.default_persona, settings.letta.default_human)
+    return f"created '{name}' ({agent.id}) with model {settings.llm.model_name}{note}", agent.id
+
+
+def ensure_default_agent(settings: Settings) -> str:
+    """prepare_default_agent, then (offline) the model warmed with its prompt; the report."""
+    report, agent_id = prepare_default_agent(settings)
     if settings.llm.is_local:
-        report += f"; prompt {try_warm_prompt(settings, agent.id)}"
+        report += f"; prompt {try_warm_prompt(settings, agent_id)}"
     return report

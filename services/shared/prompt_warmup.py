@@ -8,6 +8,7 @@ blocks, history) and llama.cpp processes only the new words. Offline model only.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 import httpx
@@ -51,3 +52,27 @@ def try_warm_prompt(settings: Settings, letta_agent_id: str, timeout: float = 90
         return f"skipped ({type(exc).__name__})"
     log.info("prompt warmed", extra={"letta_agent_id": letta_agent_id, "seconds": round(seconds, 2)})
     return f"warmed in {seconds:.1f}s"
+
+
+class PromptWarming:
+    """try_warm_prompt in a background thread: `make up` starts the workers meanwhile (both take seconds)."""
+
+    def __init__(self, thread: threading.Thread, outcome: list[str]) -> None:
+        self._thread, self._outcome = thread, outcome
+
+    @classmethod
+    def start(cls, settings: Settings, letta_agent_id: str) -> PromptWarming | None:
+        """None with a cloud model (nothing to warm)."""
+        if not settings.llm.is_local:
+            return None
+        outcome: list[str] = []
+        thread = threading.Thread(
+            target=lambda: outcome.append(try_warm_prompt(settings, letta_agent_id)), name="warm-prompt", daemon=True
+        )
+        thread.start()
+        return cls(thread, outcome)
+
+    def result(self, timeout: float = 120.0) -> str:
+        """The one-line report, once the warm-up ended (or 'still running' after ``timeout``)."""
+        self._thread.join(timeout)
+        return self._outcome[0] if self._outcome else "still running"

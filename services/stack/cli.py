@@ -9,7 +9,8 @@ import sys
 import time
 from collections.abc import Callable
 
-from services.shared.letta_agents import ModelNotFound, ensure_default_agent
+from services.shared.letta_agents import ModelNotFound, prepare_default_agent
+from services.shared.prompt_warmup import PromptWarming
 from services.shared.settings import Settings, load_settings_or_exit
 from services.stack import database
 from services.stack.applied import AppliedStore, Change, fingerprint, pending_changes
@@ -123,6 +124,7 @@ def cmd_up(settings: Settings) -> int:
     for folder in (settings.stack.log_dir, settings.stack.run_dir, settings.stack.data_dir / "letta"):
         folder.mkdir(parents=True, exist_ok=True)
     begun = time.monotonic()
+    warming: PromptWarming | None = None
     try:
         check_secrets(settings)
         say("==> Checking ports")
@@ -168,7 +170,9 @@ def cmd_up(settings: Settings) -> int:
                 store.save(prog.name, fingerprint(prog.name, rows))
             if stage == 1:
                 say("==> Default Letta agent")
-                say(f"    {ensure_default_agent(settings)}")
+                report, agent_id = prepare_default_agent(settings)
+                say(f"    {report}")
+                warming = PromptWarming.start(settings, agent_id)
                 say("==> Web accounts")
                 say(f"    {ensure_owner(settings, Store.for_settings(settings))}")
                 logins = "required" if settings.auth_required else "off (loopback; WEB_AUTH=on turns them on)"
@@ -180,6 +184,8 @@ def cmd_up(settings: Settings) -> int:
             say(f"--- last lines of .stack/logs/{name}.log ---\n{log_tail(settings, name)}")
         say("The stack is partly started: 'make down' stops it, 'make logs s=NAME' shows a log.")
         return 1
+    if warming is not None:
+        say(f"==> Offline model warmed with the assistant's prompt (while the workers started): {warming.result()}")
     if restarts:
         say(f"\nRestarted for changed settings: {', '.join(restarts)}.")
     elif sup.running():

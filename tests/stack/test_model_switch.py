@@ -17,6 +17,7 @@ import pytest
 
 from services.shared.letta import letta_client
 from services.shared.settings import LOCAL_MODEL_FILE, Settings
+from services.stack.supervisor import Supervisor
 from tests.helpers import add_env_lines, letta_reply, make_up
 from tests.scripted_llm import MODEL as SCRIPTED_MODEL
 from tests.scripted_llm import scripted_llm
@@ -41,6 +42,11 @@ def up_and_answer(settings: Settings, model: str, endpoint: str) -> tuple[str, s
     reply = letta_reply(settings, agent.id, "What is the capital of France?")
     assert reply.strip(), f"no answer from {model}"
     return up.stdout, reply
+
+
+def pids(settings: Settings) -> dict[str, int]:
+    """Running programs and their pids."""
+    return {name: p.pid for name, p in Supervisor(settings).info().items() if p.state == "RUNNING"}
 
 
 def served_models(settings: Settings) -> list[str]:
@@ -68,8 +74,15 @@ def test_an_openai_compatible_server_and_back(stack: Settings, env_file: Path) -
     local = stack.llm.local_base_url
     original = env_file.read_text() if env_file.exists() else ""
     with scripted_llm() as (url, seen):
+        before = pids(stack)
         add_env_lines(env_file, f"OPENAI_BASE_URL={url}", "OPENAI_API_KEY=sk-scripted", f"LLM_MODEL={SCRIPTED_MODEL}")
         out, reply = up_and_answer(stack, SCRIPTED_MODEL, url)
+        after = pids(stack)
+        # the provider change is applied where it is read, and named (never its values)
+        assert {name for name in ("postgres", "livekit", "recovery") if after[name] != before[name]} == set(), out
+        assert after["letta"] != before["letta"] and "llm" not in after and "embeddings" not in after, after
+        restart = next(line for line in out.splitlines() if line.startswith("==> Restarting letta"))
+        assert "OPENAI_BASE_URL" in restart and "sk-scripted" not in out and url not in restart
         assert f"now at {url}" in out, "Letta's provider was not moved to the new base URL: " + out[-2000:]
         assert reply.strip() == "Noted.", f"the answer did not come from the scripted server: {reply!r}"
         assert any("capital of France" in json.dumps(r["messages"]) for r in seen), "Letta never called the server"
