@@ -22,7 +22,9 @@ from tests.helpers import add_env_lines, letta_reply, make_up
 from tests.scripted_llm import MODEL as SCRIPTED_MODEL
 from tests.scripted_llm import scripted_llm
 
-pytestmark = pytest.mark.lifecycle
+# Three or four model switches per test: each restarts llm, Letta, the workers and web (~1 min on a quiet
+# 2-core machine, ~2.5 min at load 16), more than the suite's per-test hang limit.
+pytestmark = [pytest.mark.lifecycle, pytest.mark.timeout(900)]
 ALIAS = "qwen-alias"  # the default GGUF served under another name: a "bigger local GGUF" without a download
 
 
