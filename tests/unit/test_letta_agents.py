@@ -125,5 +125,5 @@ def test_a_missing_model_says_which_setting_and_command_fix_it(key: str | None, 
     with pytest.raises(ModelNotFound) as error:
         resolve_model_handle(FakeLetta(stale), s)  # type: ignore[arg-type]
     message = str(error.value)
-    assert f"no model '{s.llm.model_name}'" in message and "offered: openai-proxy/x" in message
+    assert f"no model '{s.llm.model_name}'" in message and "offered: openai-proxy/x at http://old:1/v1" in message
     assert "LLM_MODEL" in message and setting in message and "'make up'" in message
