@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.recovery import metrics
 from services.recovery.actions import actions_handler
+from services.recovery.lease import lease_for
 from services.recovery.replay import ReplayGuard
 from services.recovery.sweeper import Sweeper
 from services.recovery.webhook import trigger_for
@@ -58,6 +59,7 @@ def health_body(sweeper: Sweeper) -> dict[str, Any]:
         "last_sweep_at": sweeper.last_sweep_at,
         "last_error": sweeper.last_error.split(":", 1)[0] if sweeper.last_error else None,  # the type only
         "worker_ready": sweeper.worker_ready,
+        "role": sweeper.lease.role,  # active, or standby while another sidecar of the cluster holds the lease
         "rooms_tracked": len(sweeper.memory),
         "recent_actions": len(recent),
         "recent_actions_by_rule": dict(Counter(action.rule.value for _, action, _ in recent)),
@@ -150,7 +152,7 @@ async def serve(settings: Settings) -> None:
     logging.captureWarnings(True)  # e.g. PyJWT's short-secret warning, as JSON like every other line
     rs = settings.recovery
     async with livekit_api(settings) as lkapi:
-        sweeper = Sweeper(settings, lkapi)
+        sweeper = Sweeper(settings, lkapi, lease=lease_for(settings))
         app = create_app(settings, sweeper)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
@@ -176,4 +178,5 @@ async def serve(settings: Settings) -> None:
         for task in [*tasks, *app[TASKS]]:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await sweeper.lease.release()  # a standby sidecar takes over at its next sweep, not after the TTL
         await runner.cleanup()

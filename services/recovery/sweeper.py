@@ -15,6 +15,7 @@ import aiohttp
 from livekit import api
 
 from services.recovery import metrics
+from services.recovery.lease import Lease
 from services.recovery.policy import (
     Action,
     ActionKind,
@@ -56,6 +57,7 @@ class SweepResult:
     seconds: float = 0.0
     worker_ready: bool = True
     memory: dict[str, RoomMemory] = field(default_factory=dict)
+    active: bool = True  # False: another sidecar holds the lease; this one observed and did nothing
 
 
 def worker_health_urls(settings: Settings) -> list[str]:
@@ -92,6 +94,7 @@ class Sweeper:
         *,
         dry_run: bool = False,
         clock: Callable[[], float] = time.time,
+        lease: Lease | None = None,
     ) -> None:
         self.settings = settings
         self.lkapi = lkapi
@@ -104,6 +107,8 @@ class Sweeper:
         self.last_sweep_at: float | None = None
         self.last_error: str | None = None
         self.recent: deque[tuple[float, Action, Outcome]] = deque(maxlen=200)
+        # Several sidecars on one cluster: only the lease holder acts (services/recovery/lease.py).
+        self.lease = lease or Lease(None, "local", 0.0)
 
     def ours(self, room: RoomView) -> bool:
         rs = self.settings.recovery
@@ -172,6 +177,7 @@ class Sweeper:
         kind = "targeted" if names else "full"
         async with self.lock:
             try:
+                active = await self.lease.active()
                 ready = await self.check_worker()
                 started = self.clock()
                 snapshot = await self.fetch(names)
@@ -181,11 +187,11 @@ class Sweeper:
                 self.memory = observe(self.memory, ours, now, partial=bool(names), dead_after=dead_after)
                 for gone in set(names) - {r.name for r in ours.rooms}:
                     self.memory.pop(gone, None)
-                result = SweepResult(snapshot, started_at=started, worker_ready=ready)
+                result = SweepResult(snapshot, started_at=started, worker_ready=ready, active=active)
                 actions = decide(
                     ours, now, self.settings.recovery, self.memory, worker_ready=ready, dead_after=dead_after
                 )
-                for action in actions:
+                for action in actions if active else []:
                     result.done.append((action, await self.execute(action)))
             except Exception as error:
                 metrics.SWEEPS.labels(kind, "failed").inc()
