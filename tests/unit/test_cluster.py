@@ -340,3 +340,10 @@ def test_only_the_lease_holder_acts(
     assert lk.dispatched == dispatched
     assert result.active is holds
     assert "lvs-orphan" in sweeper.memory  # a standby keeps observing, to take over with current memory
+
+
+def test_redis_settings_restart_nothing_on_one_node(single: Settings, cluster: Settings) -> None:
+    from services.stack.cli import applied_rows
+
+    assert not any(r.section == "redis" for r in applied_rows(single))
+    assert any(r.name == "REDIS_PASSWORD" for r in applied_rows(cluster))
