@@ -20,7 +20,7 @@ from services.recovery.lease import lease_for
 from services.recovery.replay import ReplayGuard
 from services.recovery.sweeper import Sweeper
 from services.recovery.webhook import trigger_for
-from services.shared.livekit import livekit_api
+from services.shared.livekit import api_url, livekit_api
 from services.shared.logging import configure_logging, log_context
 from services.shared.settings import Settings
 
@@ -151,8 +151,10 @@ async def serve(settings: Settings) -> None:
     configure_logging("recovery")
     logging.captureWarnings(True)  # e.g. PyJWT's short-secret warning, as JSON like every other line
     rs = settings.recovery
-    async with livekit_api(settings) as lkapi:
-        sweeper = Sweeper(settings, lkapi, lease=lease_for(settings))
+    # In a native cluster: the first node that answers (the sweeper moves on if it stops answering).
+    first = api_url(settings)
+    async with livekit_api(settings, first) as lkapi:
+        sweeper = Sweeper(settings, lkapi, lease=lease_for(settings), api_at=first)
         app = create_app(settings, sweeper)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
@@ -179,4 +181,5 @@ async def serve(settings: Settings) -> None:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await sweeper.lease.release()  # a standby sidecar takes over at its next sweep, not after the TTL
+        await sweeper.close()
         await runner.cleanup()

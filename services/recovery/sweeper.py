@@ -27,6 +27,7 @@ from services.recovery.policy import (
     record_dispatch,
 )
 from services.recovery.snapshot import RoomView, Snapshot, is_ours, room_view
+from services.shared.livekit import NodeHealth, api_url, livekit_api
 from services.shared.logging import log_context
 from services.shared.settings import Settings
 
@@ -95,6 +96,7 @@ class Sweeper:
         dry_run: bool = False,
         clock: Callable[[], float] = time.time,
         lease: Lease | None = None,
+        api_at: str | None = None,
     ) -> None:
         self.settings = settings
         self.lkapi = lkapi
@@ -109,6 +111,8 @@ class Sweeper:
         self.recent: deque[tuple[float, Action, Outcome]] = deque(maxlen=200)
         # Several sidecars on one cluster: only the lease holder acts (services/recovery/lease.py).
         self.lease = lease or Lease(None, "local", 0.0)
+        self.api_at = api_at or settings.livekit.http_url  # the node lkapi calls
+        self.owned_clients: list[api.LiveKitAPI] = []  # made by fail_over: closed by close()
 
     def ours(self, room: RoomView) -> bool:
         rs = self.settings.recovery
@@ -269,6 +273,26 @@ class Sweeper:
                     )
                 )
 
+    async def fail_over(self) -> bool:
+        """In a native cluster whose node stopped answering: move the server API to the first node that answers
+        (any node lists every room of the cluster). True when it moved."""
+        if not self.settings.livekit.cluster:
+            return False
+        url = await asyncio.to_thread(api_url, self.settings, NodeHealth(check_every=0.0).answers)
+        if url == self.api_at:
+            return False
+        client = livekit_api(self.settings, url)
+        async with self.lock:
+            self.lkapi, self.api_at = client, url
+        self.owned_clients.append(client)
+        log.warning("livekit node unreachable: server API moved", extra={"url": url})
+        return True
+
+    async def close(self) -> None:
+        for client in self.owned_clients:
+            await client.aclose()
+        self.owned_clients.clear()
+
     def pause(self) -> float:
         """Seconds until the next sweep: the interval, or less when a re-dispatch falls due sooner."""
         interval = self.settings.recovery.sweep_interval
@@ -284,6 +308,7 @@ class Sweeper:
                 await self.sweep()
             except (aiohttp.ClientError, TimeoutError, OSError) as error:
                 log.warning("sweep failed: livekit-server unreachable; retrying", extra={"error": repr(error)})
+                await self.fail_over()
             except Exception:
                 log.exception("sweep failed; retrying at the next interval")
             wake.clear()

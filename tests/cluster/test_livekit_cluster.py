@@ -4,8 +4,9 @@ The test runs its own cluster beside the stack under test (which keeps its one n
 nodes, two agent workers and two recovery sidecars, on ports 50 above the stack's own, with the configuration
 rendered by the product's code for LIVEKIT_NODES=2 (services/stack/render.py, programs.py). Only the stack's
 Letta is shared (the agents' brain). Sessions on both nodes get agents (dispatched through node 1, routed
-through Redis); an orphaned session is healed exactly once by two sidecars (one holds the lease); one node
-stopped: its client is told, the other node's session keeps its agent and a new session works there.
+through Redis); an orphaned session is healed exactly once by two sidecars (one holds the lease); node 1
+stopped: its client is told, node 2's session has its agent, a new session works there, and the sidecar
+moved its server API to node 2.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ import httpx
 import pytest
 from livekit import api, rtc
 
-from services.agent.probe import Human, default_agent_id, delete_room, dispatch, our_agents, until
-from services.shared.livekit import WORKER_ATTRIBUTE, room_metadata
+from services.agent.probe import Human, default_agent_id, delete_room, dispatch, our_agents, poll, until
+from services.shared.livekit import WORKER_ATTRIBUTE, NodeHealth, api_url, livekit_api, room_metadata
 from services.shared.settings import Settings
 from services.stack.health import marker_alive, probe, wait_for
 from services.stack.programs import REDIS_SERVER, livekit_nodes
@@ -62,16 +63,30 @@ class Cluster:
         out = (self.folder / f"{name}.log").open("ab")
         self.procs[name] = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
 
-    def stop(self, name: str, *signals: signal.Signals) -> None:
+    def stop(self, name: str, *signals: signal.Signals) -> bool:
+        """Signal the process and wait; killed after STOP_S. True when it exited by itself."""
         proc = self.procs[name]
         for sig in signals or (signal.SIGTERM,):
             if proc.poll() is None:
                 proc.send_signal(sig)
         try:
             proc.wait(timeout=STOP_S)
+            return True
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=STOP_S)
+            return False
+
+    def force_stop(self, name: str) -> bool:
+        """SIGTERM twice: the first makes livekit-server drain (it waits for every participant to leave), the
+        second closes its rooms at once. Go keeps one pending signal: the second waits until the first is read."""
+        log = self.folder / f"{name}.log"
+        requests = lambda: log.read_text(errors="replace").count("exit requested, shutting down")  # noqa: E731
+        seen = requests()
+        self.procs[name].send_signal(signal.SIGTERM)
+        if not wait_for(lambda: requests() > seen, STOP_S, interval=0.1):
+            raise AssertionError(f"{name} did not take the first SIGTERM\n{self.log(name)}")
+        return self.stop(name, signal.SIGTERM)
 
     def api(self, node: int = 0) -> api.LiveKitAPI:
         lk = self.settings.livekit
@@ -272,57 +287,83 @@ def test_two_sidecars_heal_an_orphaned_session_once(cluster: Cluster) -> None:
 
 
 def test_sessions_on_both_nodes_get_agents_and_a_stopped_node_tells_its_client(cluster: Cluster) -> None:
-    """Two livekit-server nodes + Redis: sessions on both get agents; node 2 stopped: its client is told,
-    node 1's session keeps its agent and a new session works there."""
+    """Two livekit-server nodes + Redis: sessions on both nodes get agents (one joined through the other node);
+    node 1 stopped: its client is told, node 2's session has its agent, and a new session works on node 2."""
     cs = cluster.settings
 
     async def scenario() -> str:
         letta_id = default_agent_id(cs)
         humans: list[Human] = []
-        async with cluster.api(0) as lk:
-            rooms = [await open_room(cluster, lk, letta_id, node, f"node{node + 1}") for node in range(2)]
-            try:
-                # The room on node 1 joined through node 1; the one on node 2 through node 1 too, signal relayed by
-                # Redis to node 2 (a load balancer in front of both does the same); dispatches go to node 1's API.
-                for room in rooms:
-                    human = Human(cs, room)
-                    await human.join(url=cs.livekit.node_url(0))
-                    humans.append(human)
-                    await dispatch(lk, cs, room, letta_id)
-                started = time.monotonic()
-                for human in humans:
-                    await until(lambda h=human: h.agent() is not None, AGENT_S, f"an agent in {human.room_name}")
-                joined = time.monotonic() - started
-                workers = [(h.agent().attributes or {}).get(WORKER_ATTRIBUTE) for h in humans]  # type: ignore[union-attr]
-                told = Told(humans[1])
-                stopped = time.monotonic()
-                # Node 2 stops; the second signal forces it (the first only drains: it waits for every participant
-                # to leave, as a rolling upgrade would); its rooms are closed and their participants told.
-                await asyncio.to_thread(cluster.stop, "livekit-2", signal.SIGTERM, signal.SIGTERM)
-                await until(lambda: told.outcome, TOLD_S, "the client on the stopped node to be told")
-                told_s = time.monotonic() - stopped
-                assert humans[0].agent() is not None, "node 1's session lost its agent when node 2 stopped"
-                assert [a.identity for a in await our_agents(lk, cs, rooms[0])], "node 1's agent is gone"
-                # A new session lands on node 1 (the only node left) and gets an agent.
-                rooms.append(await open_room(cluster, lk, letta_id, None, "after"))
-                late = Human(cs, rooms[-1])
-                await late.join(url=cs.livekit.node_url(0))
-                humans.append(late)
+        rooms: list[str] = []
+        # The server API as the web service and the sidecar use it: the first node that answers.
+        lk = livekit_api(cs, api_url(cs, NodeHealth(check_every=0.0).answers))
+        try:
+            # Room 1 on node 1 and room 2 on node 2, each joined through its node; room 3 on node 2 joined through
+            # node 1 (its signal relayed by Redis, as behind a load balancer). Every dispatch goes to node 1.
+            for node, via in ((0, 0), (1, 1), (1, 0)):
+                rooms.append(await open_room(cluster, lk, letta_id, node, f"node{node + 1}"))
+                human = Human(cs, rooms[-1])
+                await human.join(url=cs.livekit.node_url(via))
+                humans.append(human)
                 await dispatch(lk, cs, rooms[-1], letta_id)
-                await until(lambda: late.agent() is not None, AGENT_S, "an agent in a new session after the stop")
-                after_s = time.monotonic() - stopped
-            finally:
-                for human in humans:
-                    await human.leave()
-                for room in rooms:
-                    await delete_room(lk, room)
+            started = time.monotonic()
+            for human in humans:
+                await until(lambda h=human: h.agent() is not None, AGENT_S, f"an agent in {human.room_name}")
+            joined = time.monotonic() - started
+            workers = [(h.agent().attributes or {}).get(WORKER_ATTRIBUTE) for h in humans]  # type: ignore[union-attr]
+            relayed = humans.pop()
+            await relayed.leave()
+            await delete_room(lk, rooms.pop())
+            first, second = humans
+            told, kept = Told(first), Told(second)
+            stopped = time.monotonic()
+            # Node 1 stops; the second signal forces it (the first only drains: it waits for every participant to
+            # leave, as for a rolling upgrade); its rooms are closed and their participants told.
+            assert await asyncio.to_thread(cluster.force_stop, "livekit"), "node 1 had to be killed"
+            await until(lambda: told.outcome, TOLD_S, "the client on the stopped node to be told")
+            told_s = time.monotonic() - stopped
+            await lk.aclose()
+            lk = livekit_api(cs, api_url(cs, NodeHealth(check_every=0.0).answers))
+            # Node 2's session: still connected, with an agent (kept, or sent again by the sidecar when its agent had
+            # come through node 1).
+            await poll(
+                lambda: _has_agent(lk, cs, rooms[1]), AGENT_S, "an agent in node 2's session after node 1 stopped"
+            )
+            assert kept.outcome in (None, "reconnecting"), f"node 2's client was {kept.outcome}"
+            # A new session lands on node 2 (the only node left) and gets an agent.
+            rooms.append(await open_room(cluster, lk, letta_id, None, "after"))
+            late = Human(cs, rooms[-1])
+            await late.join(url=cs.livekit.node_url(1))
+            humans.append(late)
+            await dispatch(lk, cs, rooms[-1], letta_id)
+            await until(lambda: late.agent() is not None, AGENT_S, "an agent in a new session after the stop")
+            after_s = time.monotonic() - stopped
+            # The sidecar left running moved its server API to node 2 and sweeps without errors again.
+            await poll(lambda: asyncio.to_thread(_sweeps_ok, cs), AGENT_S, "the sidecar sweeping node 2 without errors")
+        finally:
+            for human in humans:
+                await human.leave()
+            for room in rooms:
+                await delete_room(lk, room)
+            await lk.aclose()
         return (
-            f"agents in both nodes' sessions {joined:.1f} s after dispatch (workers {workers}); node 2 stopped: "
-            f"client {told.outcome} after {told_s:.1f} s; agent in a new session {after_s:.1f} s after the stop"
+            f"agents in three sessions {joined:.1f} s after dispatch (workers {workers}); node 1 stopped: client "
+            f"{told.outcome} after {told_s:.1f} s; agent in a new session on node 2 {after_s:.1f} s after the stop"
         )
 
     try:
         figure = asyncio.run(scenario())
     except (AssertionError, rtc.ConnectError) as error:
-        pytest.fail(f"{error}\n{cluster.logs('livekit', 'livekit-2', 'agent-1', 'agent-2')}")
+        logs = cluster.logs("livekit", "livekit-2", "agent-1", "agent-2", "recovery-1", "recovery-2")
+        pytest.fail(f"{error}\n{logs}")
     print(f"cluster figure: {figure}", file=sys.stderr)
+
+
+async def _has_agent(lk: api.LiveKitAPI, cs: Settings, room: str) -> bool:
+    return bool(await our_agents(lk, cs, room))
+
+
+def _sweeps_ok(cs: Settings) -> bool:
+    """Every sidecar still running answers with a sweep after the stop and no error."""
+    bodies = [b for b in (sidecar_health(cs, i) for i in range(2)) if b]
+    return bool(bodies) and all(b.get("status") == "ok" and b.get("last_error") is None for b in bodies)

@@ -347,3 +347,23 @@ def test_redis_settings_restart_nothing_on_one_node(single: Settings, cluster: S
 
     assert not any(r.section == "redis" for r in applied_rows(single))
     assert any(r.name == "REDIS_PASSWORD" for r in applied_rows(cluster))
+
+
+@pytest.mark.parametrize(
+    ("answering", "expected"),
+    [
+        ({"http://127.0.0.1:7880", "http://127.0.0.1:7980"}, "http://127.0.0.1:7880"),
+        ({"http://127.0.0.1:7980"}, "http://127.0.0.1:7980"),  # node 1 stopped: node 2 takes the API calls
+        (set(), "http://127.0.0.1:7880"),  # none answers: LIVEKIT_URL's (the error names it)
+    ],
+)
+def test_the_server_api_moves_to_a_node_that_answers(cluster: Settings, answering: set[str], expected: str) -> None:
+    from services.shared.livekit import api_url
+
+    assert api_url(cluster, lambda url: url in answering) == expected
+
+
+def test_one_node_always_calls_livekit_url(single: Settings) -> None:
+    from services.shared.livekit import api_url
+
+    assert api_url(single, lambda url: False) == single.livekit.http_url
