@@ -10,7 +10,7 @@ command -v unzip >/dev/null || need+=(unzip)
 command -v runuser >/dev/null || need+=(util-linux)
 # WITH_REDIS=1: also for the cluster test (scripts/test.sh), which runs its own cluster beside a one-node stack.
 if [[ "${LIVEKIT_NODES:-1}" -gt 1 || "${WITH_REDIS:-0}" == 1 ]]; then
-  [[ -x /usr/bin/redis-server ]] || need+=(redis-server)
+  [[ -x "${REDIS_SERVER_BIN:-/usr/bin/redis-server}" ]] || need+=(redis-server)
 fi
 if [[ "${1:-}" == "--with-browser" ]]; then
   [[ -x /usr/bin/chromium ]] || need+=(chromium)
