@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# System packages the native stack needs at run time: espeak-ng (offline TTS), unzip, runuser.
-# CI adds chromium for the browser tests with --with-browser.
+# System packages the native stack needs at run time: espeak-ng (offline TTS), unzip, runuser; redis-server
+# for a LiveKit cluster (LIVEKIT_NODES > 1). CI adds chromium for the browser tests with --with-browser.
 source "$(dirname "$0")/lib.sh"
 
+: "${LIVEKIT_NODES:=$(env_file_value LIVEKIT_NODES)}"
 need=()
 command -v espeak-ng >/dev/null || need+=(espeak-ng)
 command -v unzip >/dev/null || need+=(unzip)
 command -v runuser >/dev/null || need+=(util-linux)
+# WITH_REDIS=1: also for the cluster test (scripts/test.sh), which runs its own cluster beside a one-node stack.
+if [[ "${LIVEKIT_NODES:-1}" -gt 1 || "${WITH_REDIS:-0}" == 1 ]]; then
+  [[ -x "${REDIS_SERVER_BIN:-/usr/bin/redis-server}" ]] || need+=(redis-server)
+fi
 if [[ "${1:-}" == "--with-browser" ]]; then
   [[ -x /usr/bin/chromium ]] || need+=(chromium)
   command -v sox >/dev/null || need+=(sox)
@@ -21,3 +26,6 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 done_ "installed ${need[*]}"
+if [[ " ${need[*]} " == *" redis-server "* ]]; then
+  bash "$ROOT/scripts/disable-system-redis.sh"
+fi

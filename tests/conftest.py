@@ -71,7 +71,7 @@ def _destructive_only_on_own_stack(request: pytest.FixtureRequest) -> None:
 
 # Tests run unit first, then against the running stack, then the ones that stop and restart it, and the
 # browser tests last: Playwright's sync API keeps an event loop in the main thread, so asyncio.run() fails after it.
-_ORDER = ("unit", "stack", "chaos", "lifecycle", "browser")
+_ORDER = ("unit", "stack", "cluster", "chaos", "lifecycle", "browser")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

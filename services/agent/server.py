@@ -45,6 +45,14 @@ def use_metrics_dir(settings: Settings) -> None:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir(settings)
 
 
+def worker_url(settings: Settings) -> str:
+    """The livekit-server node this worker registers with: in a cluster worker i takes node i mod
+    LIVEKIT_NODES, so every node has workers (LiveKit hands jobs to workers of any node through Redis, and a
+    stopped node leaves the workers of the others serving every room)."""
+    lk = settings.livekit
+    return lk.node_url(settings.agent.instance % lk.nodes)
+
+
 def build_server(settings: Settings):  # -> AgentServer (import deferred: see run())
     """An AgentServer with our request handler, prewarm and entrypoint, configured from settings."""
     from livekit.agents import AgentServer
@@ -54,7 +62,7 @@ def build_server(settings: Settings):  # -> AgentServer (import deferred: see ru
     from services.agent.session import entrypoint, prewarm
 
     server = AgentServer(
-        ws_url=settings.livekit.url,
+        ws_url=worker_url(settings),
         api_key=settings.livekit.api_key,
         api_secret=settings.livekit.api_secret.get_secret_value(),
         host=settings.agent.bind,

@@ -16,10 +16,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.recovery import metrics
 from services.recovery.actions import actions_handler
+from services.recovery.lease import lease_for
 from services.recovery.replay import ReplayGuard
 from services.recovery.sweeper import Sweeper
 from services.recovery.webhook import trigger_for
-from services.shared.livekit import livekit_api
+from services.shared.livekit import api_url, livekit_api
 from services.shared.logging import configure_logging, log_context
 from services.shared.settings import Settings
 
@@ -58,6 +59,7 @@ def health_body(sweeper: Sweeper) -> dict[str, Any]:
         "last_sweep_at": sweeper.last_sweep_at,
         "last_error": sweeper.last_error.split(":", 1)[0] if sweeper.last_error else None,  # the type only
         "worker_ready": sweeper.worker_ready,
+        "role": sweeper.lease.role,  # active, or standby while another sidecar of the cluster holds the lease
         "rooms_tracked": len(sweeper.memory),
         "recent_actions": len(recent),
         "recent_actions_by_rule": dict(Counter(action.rule.value for _, action, _ in recent)),
@@ -149,8 +151,10 @@ async def serve(settings: Settings) -> None:
     configure_logging("recovery")
     logging.captureWarnings(True)  # e.g. PyJWT's short-secret warning, as JSON like every other line
     rs = settings.recovery
-    async with livekit_api(settings) as lkapi:
-        sweeper = Sweeper(settings, lkapi)
+    # In a native cluster: the first node that answers (the sweeper moves on if it stops answering).
+    first = api_url(settings)
+    async with livekit_api(settings, first) as lkapi:
+        sweeper = Sweeper(settings, lkapi, lease=lease_for(settings), api_at=first)
         app = create_app(settings, sweeper)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
@@ -176,4 +180,6 @@ async def serve(settings: Settings) -> None:
         for task in [*tasks, *app[TASKS]]:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await sweeper.lease.release()  # a standby sidecar takes over at its next sweep, not after the TTL
+        await sweeper.close()
         await runner.cleanup()

@@ -15,6 +15,7 @@ import aiohttp
 from livekit import api
 
 from services.recovery import metrics
+from services.recovery.lease import Lease
 from services.recovery.policy import (
     Action,
     ActionKind,
@@ -26,6 +27,7 @@ from services.recovery.policy import (
     record_dispatch,
 )
 from services.recovery.snapshot import RoomView, Snapshot, is_ours, room_view
+from services.shared.livekit import NodeHealth, api_url, livekit_api
 from services.shared.logging import log_context
 from services.shared.settings import Settings
 
@@ -56,6 +58,7 @@ class SweepResult:
     seconds: float = 0.0
     worker_ready: bool = True
     memory: dict[str, RoomMemory] = field(default_factory=dict)
+    active: bool = True  # False: another sidecar holds the lease; this one observed and did nothing
 
 
 def worker_health_urls(settings: Settings) -> list[str]:
@@ -92,6 +95,8 @@ class Sweeper:
         *,
         dry_run: bool = False,
         clock: Callable[[], float] = time.time,
+        lease: Lease | None = None,
+        api_at: str | None = None,
     ) -> None:
         self.settings = settings
         self.lkapi = lkapi
@@ -104,6 +109,10 @@ class Sweeper:
         self.last_sweep_at: float | None = None
         self.last_error: str | None = None
         self.recent: deque[tuple[float, Action, Outcome]] = deque(maxlen=200)
+        # Several sidecars on one cluster: only the lease holder acts (services/recovery/lease.py).
+        self.lease = lease or Lease(None, "local", 0.0)
+        self.api_at = api_at or settings.livekit.http_url  # the node lkapi calls
+        self.owned_clients: list[api.LiveKitAPI] = []  # made by fail_over: closed by close()
 
     def ours(self, room: RoomView) -> bool:
         rs = self.settings.recovery
@@ -172,6 +181,7 @@ class Sweeper:
         kind = "targeted" if names else "full"
         async with self.lock:
             try:
+                active = await self.lease.active()
                 ready = await self.check_worker()
                 started = self.clock()
                 snapshot = await self.fetch(names)
@@ -181,11 +191,11 @@ class Sweeper:
                 self.memory = observe(self.memory, ours, now, partial=bool(names), dead_after=dead_after)
                 for gone in set(names) - {r.name for r in ours.rooms}:
                     self.memory.pop(gone, None)
-                result = SweepResult(snapshot, started_at=started, worker_ready=ready)
+                result = SweepResult(snapshot, started_at=started, worker_ready=ready, active=active)
                 actions = decide(
                     ours, now, self.settings.recovery, self.memory, worker_ready=ready, dead_after=dead_after
                 )
-                for action in actions:
+                for action in actions if active else []:
                     result.done.append((action, await self.execute(action)))
             except Exception as error:
                 metrics.SWEEPS.labels(kind, "failed").inc()
@@ -263,6 +273,26 @@ class Sweeper:
                     )
                 )
 
+    async def fail_over(self) -> bool:
+        """In a native cluster whose node stopped answering: move the server API to the first node that answers
+        (any node lists every room of the cluster). True when it moved."""
+        if not self.settings.livekit.cluster:
+            return False
+        url = await asyncio.to_thread(api_url, self.settings, NodeHealth(check_every=0.0).answers)
+        if url == self.api_at:
+            return False
+        client = livekit_api(self.settings, url)
+        async with self.lock:
+            self.lkapi, self.api_at = client, url
+        self.owned_clients.append(client)
+        log.warning("livekit node unreachable: server API moved", extra={"url": url})
+        return True
+
+    async def close(self) -> None:
+        for client in self.owned_clients:
+            await client.aclose()
+        self.owned_clients.clear()
+
     def pause(self) -> float:
         """Seconds until the next sweep: the interval, or less when a re-dispatch falls due sooner."""
         interval = self.settings.recovery.sweep_interval
@@ -278,6 +308,7 @@ class Sweeper:
                 await self.sweep()
             except (aiohttp.ClientError, TimeoutError, OSError) as error:
                 log.warning("sweep failed: livekit-server unreachable; retrying", extra={"error": repr(error)})
+                await self.fail_over()
             except Exception:
                 log.exception("sweep failed; retrying at the next interval")
             wake.clear()

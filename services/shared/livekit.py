@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
+import httpx
 from livekit import api
 
 from services.shared.settings import Settings
@@ -32,11 +35,51 @@ def parse_heartbeat(attributes: Mapping[str, str]) -> float | None:
     return value if value > 0 else None
 
 
-def livekit_api(settings: Settings) -> api.LiveKitAPI:
-    """A server-API client (use as ``async with``)."""
+def livekit_api(settings: Settings, url: str | None = None) -> api.LiveKitAPI:
+    """A server-API client (use as ``async with``): LIVEKIT_URL's server, or ``url``."""
     return api.LiveKitAPI(
-        settings.livekit.http_url, settings.livekit.api_key, settings.livekit.api_secret.get_secret_value()
+        url or settings.livekit.http_url, settings.livekit.api_key, settings.livekit.api_secret.get_secret_value()
     )
+
+
+def api_url(settings: Settings, answers: Callable[[str], bool] | None = None) -> str:
+    """The node whose server API to call: LIVEKIT_URL's, or in a native cluster the first node that answers
+    (any node lists every room and routes every call through Redis), so node 1 stopping stops nothing."""
+    lk = settings.livekit
+    if not lk.cluster:
+        return lk.http_url
+    check = answers or NODES.answers
+    return next((url for url in (lk.node_http_url(i) for i in range(lk.nodes)) if check(url)), lk.http_url)
+
+
+class NodeHealth:
+    """Whether a node's HTTP root answered at its last check; checked again after ``check_every`` seconds."""
+
+    def __init__(self, check_every: float = 5.0, timeout: float = 0.5) -> None:
+        self.check_every, self.timeout = check_every, timeout
+        self._checked: dict[str, tuple[float, bool]] = {}
+        self._lock = threading.Lock()
+
+    def answers(self, url: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            at, ok = self._checked.get(url, (-1e9, True))
+        if now - at < self.check_every:
+            return ok
+        http = url.replace("ws://", "http://", 1).replace("wss://", "https://", 1)
+        try:
+            ok = httpx.get(http, timeout=self.timeout).status_code == 200
+        except httpx.HTTPError:
+            ok = False
+        with self._lock:
+            self._checked[url] = (now, ok)
+        return ok
+
+    def is_down(self, url: str) -> bool:
+        return not self.answers(url)
+
+
+NODES = NodeHealth()  # one per process: the web's gunicorn worker, the sidecar
 
 
 def room_metadata(letta_agent_id: str, **extra: Any) -> str:

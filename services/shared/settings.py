@@ -87,6 +87,21 @@ class StackSettings(BaseSettings):
         return self.dir / "run"
 
 
+NODE_PORT_STEP = 100  # node i of a native cluster listens 100*i above the first node's ports
+
+
+def shift_port(url: str, by: int) -> str:
+    """``url`` with its port (or the scheme's default) moved up by ``by``."""
+    if by == 0:
+        return url
+    parsed = urlparse(url)
+    default = 443 if parsed.scheme in ("wss", "https") else 80
+    port = (parsed.port or default) + by
+    host = parsed.hostname or ""
+    netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return parsed._replace(netloc=netloc).geturl()
+
+
 class LiveKitSettings(BaseSettings):
     """livekit-server: where it listens and the API key pair shared by every service."""
 
@@ -105,6 +120,13 @@ class LiveKitSettings(BaseSettings):
         default=SecretStr("secret"), description="API secret: 32+ bytes unless bound to loopback."
     )
     empty_timeout: int = Field(default=300, ge=0, description="Seconds an empty room lives.")
+    nodes: int = Field(
+        default=1,
+        ge=1,
+        le=8,
+        description="livekit-server nodes (native): 1, or 2+ in distributed mode sharing Redis; node i listens on"
+        " LIVEKIT_PORT + 100*i (HTTP) and LIVEKIT_RTC_UDP_PORT/LIVEKIT_RTC_TCP_PORT + 100*i (media).",
+    )
     departure_timeout: int = Field(default=20, ge=0, description="Seconds a room lives after the last leaves.")
 
     @field_validator("url", "public_url")
@@ -122,10 +144,61 @@ class LiveKitSettings(BaseSettings):
         return self.public_url or self.url
 
     @property
+    def cluster(self) -> bool:
+        """Several nodes in LiveKit's distributed mode (Redis routes rooms, signals and agent jobs)."""
+        return self.nodes > 1
+
+    def node_port(self, node: int) -> int:
+        """HTTP/WebSocket port of node ``node`` (0 = the first, LIVEKIT_PORT)."""
+        return self.port + NODE_PORT_STEP * node
+
+    def node_rtc_tcp_port(self, node: int) -> int:
+        return self.rtc_tcp_port + NODE_PORT_STEP * node
+
+    def node_rtc_udp_port(self, node: int) -> int:
+        return self.rtc_udp_port + NODE_PORT_STEP * node
+
+    def node_url(self, node: int) -> str:
+        """WebSocket URL of node ``node`` for our services: LIVEKIT_URL with its port moved by 100*node."""
+        return shift_port(self.url, NODE_PORT_STEP * node)
+
+    def node_http_url(self, node: int) -> str:
+        return shift_port(self.http_url, NODE_PORT_STEP * node)
+
+    @property
+    def browser_urls(self) -> list[str]:
+        """URLs a browser may be handed: LIVEKIT_PUBLIC_URL (a load balancer in front of every node), or each
+        node's URL (native cluster without a balancer; the web service picks one per session)."""
+        if self.public_url or not self.cluster:
+            return [self.browser_url]
+        return [self.node_url(i) for i in range(self.nodes)]
+
+    @property
     def rtc_tcp(self) -> bool:
         """ICE/TCP on LIVEKIT_RTC_TCP_PORT: livekit-server binds it on every interface (it has no setting for
         the address), so it is only opened when LIVEKIT_BIND is not loopback."""
         return not is_loopback(self.bind)
+
+
+class RedisSettings(BaseSettings):
+    """Redis shared by the livekit-server nodes of a cluster (LIVEKIT_NODES > 1); unused with one node."""
+
+    model_config = _section("REDIS_")
+
+    host: str = Field(default="127.0.0.1", description="Host of Redis (native: our own, on loopback).")
+    port: Port = Field(default=6390, description="Port of Redis (native: not 6379, a system Redis may hold it).")
+    password: SecretStr | None = Field(
+        default=None, description="Redis password (requirepass; native: generated in .stack/secrets.env)."
+    )
+    lease_ttl: float = Field(
+        default=15.0,
+        ge=1,
+        description="Seconds the active recovery sidecar's lease lasts without renewal (a standby takes over then).",
+    )
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
 
 
 # The offline default: Qwen2.5-Coder-0.5B-Instruct Q4_K_M, assembled by scripts/install-models.sh.
@@ -548,6 +621,7 @@ class Settings(BaseSettings):
 
     stack: StackSettings = Field(default_factory=StackSettings)
     livekit: LiveKitSettings = Field(default_factory=LiveKitSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
     postgres: PostgresSettings = Field(default_factory=PostgresSettings)
     letta: LettaSettings = Field(default_factory=LettaSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
@@ -594,6 +668,12 @@ class Settings(BaseSettings):
         }
         if self.livekit.rtc_tcp:
             ports["livekit-rtc-tcp"] = self.livekit.rtc_tcp_port
+        if self.livekit.cluster:
+            ports["redis"] = self.redis.port
+            for i in range(1, self.livekit.nodes):
+                ports[f"livekit-{i + 1}"] = self.livekit.node_port(i)
+                if self.livekit.rtc_tcp:
+                    ports[f"livekit-{i + 1}-rtc-tcp"] = self.livekit.node_rtc_tcp_port(i)
         if self.llm.is_local:
             ports |= {"llm": self.llm.port, "embeddings": self.embeddings.port}
         return ports
@@ -610,6 +690,7 @@ SECTIONS: dict[str, type[BaseSettings]] = {
     for cls in (
         StackSettings,
         LiveKitSettings,
+        RedisSettings,
         PostgresSettings,
         LettaSettings,
         LLMSettings,

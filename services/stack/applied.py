@@ -16,13 +16,14 @@ from services.stack.effective import Effective
 # Python program of ours, so a new setting restarts too much rather than too little.
 READS: dict[str, frozenset[str]] = {
     "postgres": frozenset({"stack", "postgres"}),
-    "livekit": frozenset({"stack", "livekit", "recovery"}),  # recovery: the webhook URL's port
+    "redis": frozenset({"stack", "redis"}),
+    "livekit": frozenset({"stack", "livekit", "recovery", "redis"}),  # recovery: the webhook URL's port
     "llm": frozenset({"stack", "llm"}),
     "embeddings": frozenset({"stack", "embeddings"}),
     "letta": frozenset({"stack", "letta", "postgres", "llm", "embeddings"}),
     "agent": frozenset({"stack", "agent", "livekit", "letta", "llm", "recovery"}),
     "web": frozenset({"stack", "web", "livekit", "letta", "agent", "recovery", "llm", "deploy"}),
-    "recovery": frozenset({"stack", "recovery", "livekit", "agent", "letta"}),
+    "recovery": frozenset({"stack", "recovery", "livekit", "agent", "letta", "redis"}),  # redis: the lease
 }
 OUR_PYTHON_PROGRAMS = frozenset({"agent", "web", "recovery", "llm"})
 # Sections no running program reads (compose images, commands run by hand): a change restarts nothing.
@@ -34,8 +35,9 @@ ALL_KNOWN_SECTIONS = frozenset().union(*READS.values())
 
 
 def reads(program: str, section: str) -> bool:
-    """Whether ``program`` (agent-2 reads what agent reads) depends on settings ``section``."""
+    """Whether ``program`` (agent-2 reads what agent reads, livekit-2 what livekit reads) depends on ``section``."""
     program = "agent" if program.startswith("agent-") else program
+    program = "livekit" if program.startswith("livekit-") else program
     if section in UNREAD_SECTIONS:
         return False
     if section not in ALL_KNOWN_SECTIONS:

@@ -15,7 +15,7 @@ from services.shared.settings import Settings, load_settings_or_exit
 from services.stack import database
 from services.stack.applied import AppliedStore, Change, fingerprint, pending_changes
 from services.stack.dev_secrets import ensure_dev_secrets
-from services.stack.effective import effective_settings, env_file_problems, format_table
+from services.stack.effective import Effective, effective_settings, env_file_problems, format_table
 from services.stack.health import port_in_use, probe, wait_for
 from services.stack.private_files import make_private
 from services.stack.programs import Program, programs
@@ -118,6 +118,13 @@ def secure_postgres(settings: Settings, sup: Supervisor) -> None:
     database.secure_offline(settings)
 
 
+def applied_rows(settings: Settings) -> list[Effective]:
+    """The settings the programs' fingerprints cover: without a cluster nothing reads the Redis ones (a new
+    generated REDIS_PASSWORD restarts nothing on a one-node stack)."""
+    rows = effective_settings(settings)
+    return rows if settings.livekit.cluster else [r for r in rows if r.section != "redis"]
+
+
 def cmd_up(settings: Settings) -> int:
     progs = programs(settings)
     sup = Supervisor(settings)
@@ -136,7 +143,7 @@ def cmd_up(settings: Settings) -> int:
         database.init_postgres(settings)
         secure_postgres(settings, sup)
         render_all(settings, progs)
-        rows = effective_settings(settings)
+        rows = applied_rows(settings)
         store = AppliedStore(settings.stack.run_dir)
         restarts: dict[str, Change] = {}
         if sup.running():
@@ -283,7 +290,7 @@ def cmd_restart(settings: Settings, name: str) -> int:
         say(f"also restarting {', '.join(others)}: its command or environment changed")
     sup.stop(name)
     group = sorted((progs[n] for n in [*others, name]), key=lambda p: p.stage)
-    rows = effective_settings(settings)
+    rows = applied_rows(settings)
     try:
         for prog in group:
             sup.start(prog.name)

@@ -105,6 +105,46 @@ def agent_workers(settings: Settings) -> list[Program]:
     return workers
 
 
+REDIS_SERVER = "/usr/bin/redis-server"  # Debian's redis-server package (scripts/install-system.sh)
+
+
+def livekit_nodes(settings: Settings) -> list[Program]:
+    """livekit-server: one node, or LIVEKIT_NODES nodes (livekit, livekit-2 …) and the Redis they share.
+
+    Redis starts a stage before the nodes (stage -1: only a cluster has it), so a node finds it at start.
+    """
+    from services.stack.render import livekit_config_name
+
+    s, lk = settings.stack, settings.livekit
+    progs = []
+    if lk.cluster:
+        progs.append(
+            Program(
+                name="redis",
+                command=[REDIS_SERVER, str(s.run_dir / "redis.conf")],
+                stage=-1,
+                health=Health("tcp", settings.redis.address),
+                ports=(("REDIS_PORT", settings.redis.port),),
+            )
+        )
+    for node in range(lk.nodes):
+        tcp = (("LIVEKIT_RTC_TCP_PORT", lk.node_rtc_tcp_port(node)),) if lk.rtc_tcp else ()
+        progs.append(
+            Program(
+                name="livekit" if node == 0 else f"livekit-{node + 1}",
+                command=[
+                    str(s.cache / "bin" / "livekit-server"),
+                    "--config",
+                    str(s.run_dir / livekit_config_name(node)),
+                ],
+                stage=0,
+                health=Health("http", f"{lk.node_http_url(node)}/"),
+                ports=(("LIVEKIT_PORT", lk.node_port(node)), *tcp),
+            )
+        )
+    return progs
+
+
 def served_model(settings: Settings) -> str:
     """The model the stack's LLM serves ("file:name" offline): a change restarts llm and Letta on `make up`."""
     llm = settings.llm
@@ -116,7 +156,6 @@ def served_model(settings: Settings) -> str:
 def programs(settings: Settings) -> list[Program]:
     """Every program of the native stack in start order (stage), for these settings."""
     s = settings.stack
-    lk = settings.livekit
     pg = settings.postgres
     run_dir = s.run_dir
     py = venv_bin(settings, "python")
@@ -140,13 +179,7 @@ def programs(settings: Settings) -> list[Program]:
             user=pg_run_user(settings),
             stop_wait=30,
         ),
-        Program(
-            name="livekit",
-            command=[str(s.cache / "bin" / "livekit-server"), "--config", str(run_dir / "livekit.yaml")],
-            stage=0,
-            health=Health("http", f"{lk.http_url}/"),
-            ports=(("LIVEKIT_PORT", lk.port), *((("LIVEKIT_RTC_TCP_PORT", lk.rtc_tcp_port),) if lk.rtc_tcp else ())),
-        ),
+        *livekit_nodes(settings),
     ]
     if settings.llm.is_local:
         progs += [

@@ -17,13 +17,14 @@ from services.stack.programs import Program
 PRIVATE_UMASK = "077"
 
 
-def livekit_config(settings: Settings) -> dict[str, Any]:
-    """livekit-server's configuration: ports, keys, room timeouts, webhooks to the recovery sidecar."""
+def livekit_config(settings: Settings, node: int = 0) -> dict[str, Any]:
+    """livekit-server's configuration: ports, keys, room timeouts, webhooks to the recovery sidecar; in a
+    cluster (LIVEKIT_NODES > 1) node ``node`` with its own ports and the shared Redis."""
     lk = settings.livekit
-    return {
-        "port": lk.port,
+    conf: dict[str, Any] = {
+        "port": lk.node_port(node),
         "bind_addresses": [lk.bind],
-        "rtc": rtc_config(settings),
+        "rtc": rtc_config(settings, node),
         "keys": {lk.api_key: lk.api_secret.get_secret_value()},
         # Rooms are created through the API only (web service, smoke): a lagging agent job or client cannot
         # bring back a room that was deleted.
@@ -38,23 +39,32 @@ def livekit_config(settings: Settings) -> dict[str, Any]:
         },
         "logging": {"json": True, "level": "info"},
     }
+    if lk.cluster:
+        # Distributed mode: rooms, signal relays and agent jobs are routed between the nodes through Redis.
+        rd = settings.redis
+        conf["redis"] = {"address": rd.address, "password": rd.password.get_secret_value() if rd.password else None}
+    return conf
 
 
-def rtc_config(settings: Settings) -> dict[str, Any]:
+def rtc_config(settings: Settings, node: int = 0) -> dict[str, Any]:
     """Media ports that follow LIVEKIT_BIND: on loopback UDP listens on 127.0.0.1 only and ICE/TCP is off
-    (livekit-server would bind it on every interface; left out, it binds its default *:7881, so it is set to 0);
-    on a specific address UDP listens there only."""
+    (tcp_port 0: livekit-server's default 7881 would bind on every interface); on a specific address UDP
+    listens there only."""
     lk = settings.livekit
     if is_loopback(lk.bind):
         return {
             "tcp_port": 0,
-            "udp_port": lk.rtc_udp_port,
+            "udp_port": lk.node_rtc_udp_port(node),
             "use_external_ip": False,
             "node_ip": "127.0.0.1",
             "enable_loopback_candidate": True,
             "ips": {"includes": ["127.0.0.1/32"]},
         }
-    conf: dict[str, Any] = {"tcp_port": lk.rtc_tcp_port, "udp_port": lk.rtc_udp_port, "use_external_ip": False}
+    conf: dict[str, Any] = {
+        "tcp_port": lk.node_rtc_tcp_port(node),
+        "udp_port": lk.node_rtc_udp_port(node),
+        "use_external_ip": False,
+    }
     try:
         network = ipaddress.ip_network(lk.bind)
     except ValueError:  # a host name: livekit-server resolves it for HTTP only
@@ -70,8 +80,36 @@ def _strip_none(value: Any) -> Any:
     return value
 
 
-def livekit_yaml(settings: Settings) -> str:
-    return yaml.safe_dump(_strip_none(livekit_config(settings)), sort_keys=False)
+def livekit_yaml(settings: Settings, node: int = 0) -> str:
+    return yaml.safe_dump(_strip_none(livekit_config(settings, node)), sort_keys=False)
+
+
+def livekit_config_name(node: int) -> str:
+    """The config file of node ``node``: livekit.yaml, livekit-2.yaml …"""
+    return "livekit.yaml" if node == 0 else f"livekit-{node + 1}.yaml"
+
+
+def redis_conf(settings: Settings) -> str:
+    """Our own Redis for a LiveKit cluster: loopback (or REDIS_HOST), a password, no files on disk (LiveKit's
+    state in it is live routing only, rebuilt when the nodes start), no commands that rewrite its config."""
+    rd = settings.redis
+    password = rd.password.get_secret_value() if rd.password else ""
+    lines = [
+        f"bind {rd.host}",
+        f"port {rd.port}",
+        "protected-mode yes",
+        "daemonize no",
+        'logfile ""',
+        'save ""',
+        "appendonly no",
+        f"dir {settings.stack.data_dir / 'redis'}",
+        f'requirepass "{password}"',
+        'rename-command CONFIG ""',
+        'rename-command DEBUG ""',
+        "maxmemory 256mb",
+        "maxmemory-policy noeviction",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def _env_value(value: str) -> str:
@@ -134,7 +172,11 @@ def write_private(path: Path, text: str) -> None:
 
 
 def render_all(settings: Settings, progs: list[Program]) -> None:
-    """Write livekit.yaml and supervisord.conf into the run folder."""
+    """Write livekit.yaml (one per node), redis.conf (a cluster) and supervisord.conf into the run folder."""
     run = settings.stack.run_dir
-    write_private(run / "livekit.yaml", livekit_yaml(settings))
+    for node in range(settings.livekit.nodes):
+        write_private(run / livekit_config_name(node), livekit_yaml(settings, node))
+    if settings.livekit.cluster:
+        (settings.stack.data_dir / "redis").mkdir(mode=0o700, parents=True, exist_ok=True)
+        write_private(run / "redis.conf", redis_conf(settings))
     write_private(run / "supervisord.conf", supervisord_conf(settings, progs))

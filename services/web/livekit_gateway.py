@@ -14,7 +14,7 @@ from typing import TypeVar
 import httpx
 from livekit import api
 
-from services.shared.livekit import livekit_api, parse_room_metadata, room_metadata
+from services.shared.livekit import api_url, livekit_api, parse_room_metadata, room_metadata
 from services.shared.settings import DispatchMode, Settings
 from services.web.policy import ParticipantSnapshot, RoomSnapshot
 
@@ -33,7 +33,7 @@ class LiveKitGateway:
 
     def _run(self, call: Callable[[api.LiveKitAPI], Awaitable[T]]) -> T:
         async def main() -> T:
-            async with livekit_api(self.settings) as lk:
+            async with livekit_api(self.settings, api_url(self.settings)) as lk:
                 return await call(lk)
 
         try:
@@ -48,7 +48,7 @@ class LiveKitGateway:
     def ping(self, timeout: float = 2.0) -> bool:
         """True when livekit-server answers its HTTP root."""
         try:
-            return httpx.get(self.settings.livekit.http_url, timeout=timeout).status_code == 200
+            return httpx.get(api_url(self.settings), timeout=timeout).status_code == 200
         except httpx.HTTPError:
             return False
 

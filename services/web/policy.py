@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterable
+import zlib
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 
@@ -88,3 +89,13 @@ def is_session_room_name(name: str, prefix: str) -> bool:
 def new_identity() -> str:
     """Identity of a browser participant when the client gives none."""
     return f"user-{secrets.token_hex(4)}"
+
+
+def pick_node(room: str, urls: Sequence[str], down: Collection[str] = ()) -> str:
+    """The LiveKit node URL a browser gets for ``room``: a stable hash of the room name over the nodes that
+    answer (every node when none does), so sessions spread evenly and every web process (gunicorn worker,
+    second web server) hands out the same node for a room without sharing any state."""
+    if not urls:
+        raise ValueError("no LiveKit URL")
+    candidates = [u for u in urls if u not in down] or list(urls)
+    return candidates[zlib.crc32(room.encode()) % len(candidates)]

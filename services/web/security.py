@@ -23,7 +23,8 @@ def livekit_sources(browser_url: str) -> list[str]:
 
 def content_security_policy(settings: Settings) -> str:
     """Only this origin, plus the LiveKit server for connections."""
-    connect = " ".join(["'self'", *livekit_sources(settings.livekit.browser_url)])
+    sources = [src for url in settings.livekit.browser_urls for src in livekit_sources(url)]
+    connect = " ".join(["'self'", *sources])
     return "; ".join(
         [
             "default-src 'self'",

@@ -83,7 +83,7 @@ def test_media_ports_stay_on_loopback(monkeypatch: pytest.MonkeyPatch, bind: str
     monkeypatch.setenv("LIVEKIT_BIND", bind)
     settings = Settings()
     rtc = yaml.safe_load(livekit_yaml(settings))["rtc"]
-    assert rtc["tcp_port"] == 0  # livekit-server binds ICE/TCP on every interface (*:7881 when unset): off
+    assert rtc["tcp_port"] == 0  # livekit-server binds ICE/TCP (default 7881) on every interface: off on loopback
     assert rtc["ips"] == {"includes": ["127.0.0.1/32"]} and rtc["enable_loopback_candidate"] is True
     assert "livekit-rtc-tcp" not in settings.ports()
     livekit = next(p for p in programs(settings) if p.name == "livekit")

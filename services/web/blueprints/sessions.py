@@ -17,6 +17,7 @@ from services.web.errors import ApiError
 from services.web.letta_gateway import LettaError
 from services.web.livekit_gateway import LiveKitError
 from services.web.metrics import SESSIONS, UPSTREAM_ERRORS
+from services.web.nodes import browser_url_for
 from services.web.policy import (
     RoomSnapshot,
     is_session_room_name,
@@ -111,7 +112,7 @@ def create_session() -> ResponseReturnValue:
         log.info("session created", extra={"identity": identity, "takeover": body.takeover, "user": who.name})
     return jsonify(
         {
-            "url": cfg.livekit.browser_url,
+            "url": browser_url_for(cfg, room),
             "token": token,
             "room": room,
             "identity": identity,
