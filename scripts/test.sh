@@ -17,7 +17,7 @@ export AGENT_WORKERS="${AGENT_WORKERS:-2}"
 # 12 job slots (2 x 6): the burst test starts 10 sessions at once and none may be left without an agent.
 export AGENT_MAX_JOBS="${AGENT_MAX_JOBS:-6}"
 # tests/cluster runs its own two-node LiveKit cluster with Redis beside the stack (about 2 min): redis-server.
-WITH_REDIS=1 bash "$ROOT/scripts/install-system.sh" || info "warning: redis-server is missing: tests/cluster is skipped"
+WITH_REDIS=1 bash "$ROOT/scripts/install-system.sh" || die "redis-server could not be installed (tests/cluster needs it)"
 started_here=0
 if ! "$PY" -m services.stack status >/dev/null 2>&1; then
   started_here=1

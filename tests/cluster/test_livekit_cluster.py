@@ -179,8 +179,7 @@ def sidecar_dispatches(cs: Settings, i: int) -> int:
 
 @pytest.fixture(scope="module")
 def cluster(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    if not Path(REDIS_SERVER).exists():
-        pytest.skip("redis-server is not installed: WITH_REDIS=1 bash scripts/install-system.sh")
+    assert Path(REDIS_SERVER).exists(), "redis-server is not installed: WITH_REDIS=1 bash scripts/install-system.sh"
     folder = tmp_path_factory.mktemp("cluster")
     cs = cluster_settings(stack, folder)
     (folder / "run").mkdir()
