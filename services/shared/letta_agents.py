@@ -46,7 +46,7 @@ def resolve_model_handle(client: Letta, settings: Settings) -> str:
     for model in models:
         if model.model == wanted and (model.model_endpoint or "").rstrip("/") == _endpoint(settings):
             return model.handle
-    offered = ", ".join(sorted(m.handle for m in models if m.handle)) or "none"
+    offered = ", ".join(sorted(f"{m.handle} at {m.model_endpoint}" for m in models if m.handle)) or "none"
     raise ModelNotFound(f"Letta offers no model '{wanted}' at {_endpoint(settings)} (offered: {offered})")
 
 

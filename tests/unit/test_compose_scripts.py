@@ -102,3 +102,62 @@ def test_compose_profiles_follow_the_settings(extra: dict[str, str], tmp_path: P
     wanted = (("local-models", settings.llm.is_local), ("tls", bool(settings.deploy.domain)))
     expected = [profile for profile, on in wanted if on]
     assert (result.stdout.split(",") if result.stdout else []) == expected
+
+
+FAKE_PSQL = """#!/usr/bin/env bash
+printf '%s\\n' "$@" >"$PSQL_LOG.args"; cat >"$PSQL_LOG.sql"
+[[ -n "${PSQL_FAIL:-}" ]] && { echo "psql: error: connection to $1 failed" >&2; exit 2; }
+printf '%s' "${PSQL_OLD:-}"
+"""
+
+
+@pytest.mark.parametrize("old", ["", "http://127.0.0.1:12090/v1"])
+def test_letta_provider_url_stored_at_first_start_follows_the_settings(old: str, tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "psql").write_text(FAKE_PSQL)
+    (bin_dir / "psql").chmod(0o755)
+    uri = "postgresql://letta:d0b5ecret@127.0.0.1:5433/letta"
+    env = {"LLM_PORT": "11090", "LETTA_PG_URI": uri, "PSQL_LOG": str(tmp_path / "psql"), "PSQL_OLD": old}
+    extra = {**env, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    result = subprocess.run(
+        ["bash", str(ENTRY), "bash", "-c", "echo started"],
+        env={**clean_env({}), **extra},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0 and "started" in result.stdout, result.stderr
+    args = (tmp_path / "psql.args").read_text().splitlines()
+    assert args[0] == uri and "url=http://127.0.0.1:11090/v1" in args
+    sql = (tmp_path / "psql.sql").read_text()
+    assert "UPDATE providers" in sql and "name = 'openai'" in sql and "\\if :has_providers" in sql
+    if old:
+        assert f"pointed at {old}" in result.stdout and "now http://127.0.0.1:11090/v1" in result.stdout
+    else:
+        assert "pointed at" not in result.stdout
+
+
+def test_letta_starts_when_its_provider_url_cannot_be_checked(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "psql").write_text(FAKE_PSQL)
+    (bin_dir / "psql").chmod(0o755)
+    extra = {
+        "LETTA_PG_URI": "postgresql://letta:d0b5ecret@127.0.0.1:5433/letta",
+        "PSQL_LOG": str(tmp_path / "psql"),
+        "PSQL_FAIL": "1",
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+    }
+    result = subprocess.run(
+        ["bash", str(ENTRY), "bash", "-c", "echo started"],
+        env={**clean_env({}), **extra},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    out = result.stdout + result.stderr
+    assert result.returncode == 0 and "started" in out
+    assert "could not check the provider's base URL" in out and "d0b5ecret" not in out

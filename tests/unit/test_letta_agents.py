@@ -12,8 +12,10 @@ from services.shared.letta_agents import (
     BASE_TOOL_NAMES,
     OFFLINE_SYSTEM,
     VOICE_TAG,
+    ModelNotFound,
     create_voice_agent,
     follow_model_switch,
+    resolve_model_handle,
 )
 from services.shared.settings import LLMSettings, Settings
 
@@ -114,3 +116,13 @@ def test_an_agent_of_the_fresh_turn_days_gets_its_history_back_and_a_right_one_i
     client = FakeLetta(offered_for(local), existing=[old, right])
     assert follow_model_switch(client, local) == []  # type: ignore[arg-type]
     assert client.updates == [("agent-old", {"message_buffer_autoclear": False})]
+
+
+def test_a_model_offered_only_at_another_endpoint_is_named_with_that_endpoint() -> None:
+    # Letta keeps the base URL of its first start: the message must show where the model really is
+    s = settings(None)
+    stale = SimpleNamespace(model=s.llm.model_name, model_endpoint="http://127.0.0.1:12090/v1", handle="h/q")
+    with pytest.raises(
+        ModelNotFound, match=r"no model .* at http://127\.0\.0\.1:\d+/v1 .*h/q at http://127\.0\.0\.1:12090/v1"
+    ):
+        resolve_model_handle(FakeLetta([stale]), s)  # type: ignore[arg-type]
