@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
 # System packages the native stack needs at run time: espeak-ng (offline TTS), unzip, runuser.
-# CI adds chromium for the browser tests with --with-browser.
+# CI adds chromium for the browser tests with --with-browser, and the Docker engine make test-compose runs
+# (docker.io, debootstrap for the local base images; scripts/install-docker-engine.sh) with --with-docker.
 source "$(dirname "$0")/lib.sh"
 
 need=()
 command -v espeak-ng >/dev/null || need+=(espeak-ng)
 command -v unzip >/dev/null || need+=(unzip)
 command -v runuser >/dev/null || need+=(util-linux)
-if [[ "${1:-}" == "--with-browser" ]]; then
-  [[ -x /usr/bin/chromium ]] || need+=(chromium)
-  command -v sox >/dev/null || need+=(sox)
-fi
+for arg in "$@"; do
+  case "$arg" in
+    --with-browser)
+      [[ -x /usr/bin/chromium ]] || need+=(chromium)
+      command -v sox >/dev/null || need+=(sox) ;;
+    --with-docker)
+      command -v dockerd >/dev/null && command -v docker >/dev/null || need+=(docker.io)
+      command -v debootstrap >/dev/null || need+=(debootstrap) ;;
+    *) die "unknown option '$arg' (expected --with-browser, --with-docker)" ;;
+  esac
+done
 step "System packages"
 if [[ ${#need[@]} -eq 0 ]]; then done_ "present"; exit 0; fi
 if [[ "$(id -u)" -ne 0 ]] || ! command -v apt-get >/dev/null; then

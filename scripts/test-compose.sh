@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # make test-compose: the containerised stack for real, on a machine that cannot pull images.
 #   engine up (scripts/install-docker-engine.sh) -> local base images and stand-ins of the upstream images
-#   -> `make up MODE=compose` from nothing to every container healthy -> smoke -> `make down MODE=compose`
-#   (volumes kept) -> the engine stopped again if this run started it.
+#   -> `make up MODE=compose` from nothing to every container healthy -> smoke -> faults (tests/compose)
+#   -> `make down MODE=compose` (volumes kept) -> the engine stopped again if this run started it.
 # The stand-ins replace the official images through the image settings (LIVEKIT_IMAGE, …); our image is
 # built by compose as on a VM, from test bases that trust this machine's CA certificates.
-# KEEP_ENGINE=1 leaves the engine running; SKIP_SMOKE=1 stops after the health checks.
+# KEEP_ENGINE=1 leaves the engine running; SKIP_SMOKE=1 stops after the health checks, SKIP_FAULTS=1 after smoke.
 source "$(dirname "$0")/compose-lib.sh"
 cd "$ROOT" || exit 1
 
@@ -86,6 +86,20 @@ if [[ -z "${SKIP_SMOKE:-}" ]]; then
   phase_done "make smoke MODE=compose"
 fi
 
-# 5. down (volumes kept), engine stopped by the cleanup
+# 5. faults, each with its figure (tests/compose): agent container SIGKILL mid-session, livekit container
+# restart, backup/restore round trip, `make down && make up` keeping the agent and a word told before
+if [[ -z "${SKIP_SMOKE:-}${SKIP_FAULTS:-}" ]]; then
+  bash "$ROOT/scripts/install-python.sh" >/dev/null || die "the test venv (.stack/venv) could not be installed"
+  step "Faults against the compose stack (tests/compose)"
+  if ! "$STACK_DIR/venv/bin/python" -m pytest -q -s -m compose "$ROOT/tests/compose" -p no:cacheprovider \
+    | tee "$STACK_DIR/run/test-compose-faults.log"; then
+    die "a compose fault test failed (output above)"
+  fi
+  step "Fault figures"
+  grep -o 'compose figure: .*' "$STACK_DIR/run/test-compose-faults.log" | sed 's/^compose figure: /    /'
+  phase_done "faults (tests/compose)"
+fi
+
+# 6. down (volumes kept), engine stopped by the cleanup
 make --no-print-directory down MODE=compose || die "make down MODE=compose failed"
 phase_done "make down MODE=compose"

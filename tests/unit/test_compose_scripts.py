@@ -161,3 +161,15 @@ def test_letta_starts_when_its_provider_url_cannot_be_checked(tmp_path: Path) ->
     out = result.stdout + result.stderr
     assert result.returncode == 0 and "started" in out
     assert "could not check the provider's base URL" in out and "d0b5ecret" not in out
+
+
+def test_make_test_runs_compose_after_the_native_stack_is_stopped_and_ci_installs_the_engine() -> None:
+    # both stacks read the same .env ports: they must never run at once
+    text = (ROOT / "scripts" / "test.sh").read_text()
+    native = text.index('-m pytest -m "not unit and not compose"')
+    stopped = text.index("\nstop_stack\n", native)
+    compose = text.index('bash "$ROOT/scripts/test-compose.sh"', stopped)
+    assert native < stopped < compose
+    assert "--with-docker" in (ROOT / ".ci" / "run").read_text()
+    faults = (ROOT / "scripts" / "test-compose.sh").read_text()
+    assert faults.index("-m compose") < faults.index("make --no-print-directory down MODE=compose")
