@@ -12,7 +12,8 @@ for arg in "$@"; do
   case "$arg" in
     --with-browser)
       [[ -x /usr/bin/chromium ]] || need+=(chromium)
-      command -v sox >/dev/null || need+=(sox) ;;
+      command -v sox >/dev/null || need+=(sox)
+      command -v certutil >/dev/null || need+=(libnss3-tools) ;;  # Chromium trusting Caddy's test CA
     --with-docker)
       command -v dockerd >/dev/null && command -v docker >/dev/null || need+=(docker.io)
       command -v debootstrap >/dev/null || need+=(debootstrap) ;;

@@ -15,7 +15,6 @@ import json
 import os
 import secrets
 import signal
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -30,108 +29,40 @@ from services.shared.letta_agents import create_voice_agent
 from services.shared.livekit import LETTA_AGENT_ATTRIBUTE
 from services.shared.settings import Settings, get_settings
 from services.stack.health import probe
+from tests.compose.helpers import (
+    PROJECT,
+    ROOT,
+    UP_S,
+    container,
+    docker,
+    explain,
+    healthy,
+    logged_in,
+    logs,
+    make,
+    require_healthy,
+    script,
+    state,
+)
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.compose
 
-ROOT = Path(__file__).resolve().parents[2]
-PROJECT = "letta-voice-stack"  # compose.yaml's `name`
 JOIN_S = 90.0  # an agent joining a room (dispatch + job start on a shared 2-core machine)
 HEAL_S = 150.0  # the agent container restarted, registered again, and the room re-dispatched
-UP_S = 900  # `make up MODE=compose` (images cached)
-
-
-def container(service: str) -> str:
-    return f"{PROJECT}-{service}-1"
-
-
-def docker(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, check=False)
-
-
-def logs(service: str, lines: int = 30) -> str:
-    out = docker("logs", "--tail", str(lines), container(service))
-    return f"--- {container(service)}: last {lines} log lines ---\n{out.stdout}{out.stderr}"
-
-
-def state(service: str) -> dict[str, object]:
-    out = docker("inspect", "--format", "{{json .State}}|{{.RestartCount}}", container(service))
-    assert out.returncode == 0, f"{container(service)} does not exist: {out.stderr.strip()}"
-    raw, count = out.stdout.strip().rsplit("|", 1)
-    info = json.loads(raw)
-    return {
-        "running": info.get("Running"),
-        "health": (info.get("Health") or {}).get("Status", ""),
-        "pid": info.get("Pid"),
-        "restarts": int(count),
-    }
-
-
-def healthy(service: str) -> bool:
-    st = state(service)
-    return bool(st["running"]) and st["health"] in ("healthy", "")
-
-
-def make(*args: str, timeout: float = UP_S) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["make", "--no-print-directory", *args, "MODE=compose"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def script(name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["bash", str(ROOT / "scripts" / name), *args],
-        cwd=ROOT,
-        env={**os.environ, "MODE": "compose", **(env or {})},
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-
-
-def explain(error: AssertionError, *services: str) -> AssertionError:
-    return AssertionError("\n".join([str(error), *(logs(s) for s in services)]))
 
 
 @pytest.fixture(scope="module")
 def settings() -> Settings:
-    s = get_settings()
-    for service in ("livekit", "letta-db", "letta", "agent", "web", "recovery"):
-        assert healthy(service), explain(AssertionError(f"{container(service)} is not healthy"), service)
-    return s
+    require_healthy("livekit", "letta-db", "letta", "agent", "web", "recovery")
+    return get_settings()
 
 
 @pytest.fixture(scope="module")
 def web(settings: Settings) -> Iterator[httpx.Client]:
     """A logged-in client of the web service, with a throwaway admin account made in the web container."""
-    name, password = f"ct-{secrets.token_hex(4)}", secrets.token_urlsafe(16)
-    compose_cmd = ["docker", "compose", "--project-directory", str(ROOT), "-f", str(ROOT / "compose.yaml")]
-    if (ROOT / ".env").exists():
-        compose_cmd += ["--env-file", str(ROOT / ".env")]
-    users = [*compose_cmd, "exec", "-T", "web", "python", "-m", "services.web.users"]
-    added = subprocess.run(
-        [*users, "add", name, "--admin", "--password-stdin"],
-        input=password + "\n",
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert added.returncode == 0, added.stdout + added.stderr
-    try:
-        with httpx.Client(base_url=settings.web.base_url, timeout=30) as client:
-            client.post("/api/login", json={"name": name, "password": password}).raise_for_status()
-            yield client
-    finally:
-        subprocess.run([*users, "remove", name], capture_output=True, timeout=120, check=False)
+    with logged_in(settings) as client:
+        yield client
 
 
 @pytest.fixture(scope="module")

@@ -310,3 +310,11 @@ def test_caddy_never_serves_metrics_to_the_internet() -> None:
     metrics_at = caddyfile.index("@metrics path /metrics /metrics/*")
     assert metrics_at < caddyfile.index("reverse_proxy 127.0.0.1:{$WEB_PORT"), "matched before the page's proxy"
     assert "respond 404" in caddyfile[metrics_at : caddyfile.index("reverse_proxy 127.0.0.1:{$WEB_PORT")]
+
+
+def test_caddy_certificate_follows_deploy_tls() -> None:
+    # acme (Let's Encrypt) by default; internal (Caddy's own CA) for a VM without public DNS and for tests
+    caddyfile = (ROOT / "config" / "Caddyfile").read_text()
+    assert f"import tls-{{$DEPLOY_TLS:{settings_defaults()['DEPLOY_TLS']}}}" in caddyfile
+    internal = caddyfile[caddyfile.index("(tls-internal) {") : caddyfile.index("{$DEPLOY_DOMAIN} {")]
+    assert "tls internal" in internal and "(tls-acme) {" in caddyfile
