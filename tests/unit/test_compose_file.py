@@ -318,3 +318,8 @@ def test_caddy_certificate_follows_deploy_tls() -> None:
     assert f"import tls-{{$DEPLOY_TLS:{settings_defaults()['DEPLOY_TLS']}}}" in caddyfile
     internal = caddyfile[caddyfile.index("(tls-internal) {") : caddyfile.index("{$DEPLOY_DOMAIN} {")]
     assert "tls internal" in internal and "(tls-acme) {" in caddyfile
+
+
+def test_livekit_runs_as_an_unprivileged_user(doc: dict[str, Any]) -> None:
+    user = str(doc["services"]["livekit"].get("user", ""))
+    assert user and user.split(":")[0] not in ("0", "root"), "livekit-server needs no root (host network, high ports)"
