@@ -173,3 +173,33 @@ def test_make_test_runs_compose_after_the_native_stack_is_stopped_and_ci_install
     assert "--with-docker" in (ROOT / ".ci" / "run").read_text()
     faults = (ROOT / "scripts" / "test-compose.sh").read_text()
     assert faults.index("-m compose") < faults.index("make --no-print-directory down MODE=compose")
+
+
+FAKE_DOCKER = """#!/usr/bin/env bash
+if [[ "$*" == *" ps --all --format "* ]]; then
+  printf 'letta-voice-stack-letta-1\\trunning\\tunhealthy\\nletta-voice-stack-web-1\\trunning\\thealthy\\n'
+  printf 'letta-voice-stack-agent-1\\texited\\t\\n'
+elif [[ "$1" == logs ]]; then
+  echo "last line of ${@: -1}"
+fi
+"""
+
+
+def test_a_container_never_healthy_is_named_with_its_log_tail(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker").write_text(FAKE_DOCKER)
+    (bin_dir / "docker").chmod(0o755)
+    result = subprocess.run(
+        ["bash", "-c", f'source "{ROOT}/scripts/compose-lib.sh"; unhealthy_report; echo "rc=$?"'],
+        env=clean_env({"PATH": f"{bin_dir}:{os.environ['PATH']}", "ENV_FILE": str(tmp_path / ".env")}),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert "rc=0" in result.stdout, result.stderr
+    assert "letta-voice-stack-letta-1\x1b[0m is running (unhealthy)" in result.stderr
+    assert "last line of letta-voice-stack-letta-1" in result.stderr
+    assert "letta-voice-stack-agent-1\x1b[0m is exited" in result.stderr
+    assert "web-1" not in result.stderr, "a healthy container is not reported"
