@@ -11,7 +11,9 @@ _STATUS = pytest.StashKey[int]()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    session.config.stash[_STATUS] = int(exitstatus)
+    # only a run of the compose tests (this conftest is also collected by the native run's `tests/`)
+    if any(item.get_closest_marker("compose") for item in session.items):
+        session.config.stash[_STATUS] = int(exitstatus)
 
 
 @pytest.hookimpl(trylast=True)
