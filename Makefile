@@ -78,10 +78,10 @@ endif
 probe: ## the smoke round trip every 5 min as a probe, metrics on :9102 (every=SECONDS, port=N)
 	@$(PY) -m tests.smoke --every $(or $(every),300) --metrics-port $(or $(port),9102)
 
-test: ## lint, then every test: unit, the native stack, browser, chaos (the stack is started and stopped)
+test: ## lint, every test: unit, the native stack, browser, chaos (started and stopped), then test-compose
 	@bash scripts/test.sh
 
-test-compose: ## compose.yaml for real: local engine, stand-in images, make up/smoke/down MODE=compose
+test-compose: ## compose.yaml for real: local engine, stand-in images, make up/smoke, faults, down MODE=compose
 	@bash scripts/test-compose.sh
 
 test-unit: ## unit tests only (seconds, no services)

@@ -37,6 +37,20 @@ compose() {
   docker compose --project-directory "$ROOT" -f "$ROOT/compose.yaml" "${env_args[@]}" "$@"
 }
 
+# unhealthy_report: every container of the project that is not running and healthy, by name, with its
+# last log lines (TAIL, default 40), on stderr; false when there was none.
+unhealthy_report() {
+  local name state health found=1
+  while IFS=$'\t' read -r name state health; do
+    [[ -n "$name" ]] || continue
+    [[ "$state" == running && ( "$health" == healthy || -z "$health" ) ]] && continue
+    found=0
+    printf '\033[1;31m%s\033[0m is %s%s; its last log lines:\n' "$name" "$state" "${health:+ ($health)}" >&2
+    docker logs --tail "${TAIL:-40}" "$name" 2>&1 | sed 's/^/    /' >&2
+  done < <(COMPOSE_PROFILES="$ALL_PROFILES" compose ps --all --format '{{.Name}}\t{{.State}}\t{{.Health}}' 2>/dev/null)
+  return "$found"
+}
+
 require_compose() {
   command -v docker >/dev/null || die "docker is not installed: install Docker Engine with the compose plugin."
   docker_engine_up || die "the Docker engine does not answer ('docker info' fails): start it, or use MODE=native."

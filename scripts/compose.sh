@@ -18,7 +18,8 @@ cmd_up() {
   info "compose recreates exactly the containers whose settings or image changed; the others keep running"
   if ! compose up --detach --remove-orphans --wait --wait-timeout "${STACK_HEALTH_TIMEOUT:-600}"; then
     compose ps --all
-    die "some containers are not healthy: 'scripts/compose.sh logs SERVICE' shows why"
+    unhealthy_report || true
+    die "some containers are not healthy (named above, with their last log lines; 'make logs s=SERVICE' for more)"
   fi
   compose ps
   step "Default Letta agent"

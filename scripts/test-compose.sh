@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # make test-compose: the containerised stack for real, on a machine that cannot pull images.
 #   engine up (scripts/install-docker-engine.sh) -> local base images and stand-ins of the upstream images
-#   -> `make up MODE=compose` from nothing to every container healthy -> smoke -> `make down MODE=compose`
-#   (volumes kept) -> the engine stopped again if this run started it.
+#   -> `make up MODE=compose` from nothing to every container healthy -> smoke -> faults (tests/compose)
+#   -> `make down MODE=compose` (volumes kept) -> the engine stopped again if this run started it.
 # The stand-ins replace the official images through the image settings (LIVEKIT_IMAGE, …); our image is
 # built by compose as on a VM, from test bases that trust this machine's CA certificates.
-# KEEP_ENGINE=1 leaves the engine running; SKIP_SMOKE=1 stops after the health checks.
+# KEEP_ENGINE=1 leaves the engine running; SKIP_SMOKE=1 stops after the health checks, SKIP_FAULTS=1 after smoke.
 source "$(dirname "$0")/compose-lib.sh"
 cd "$ROOT" || exit 1
 
@@ -45,9 +45,15 @@ report_unhealthy() {
   done < <(COMPOSE_PROFILES="$ALL_PROFILES" compose ps --all --format '{{.Name}}\t{{.State}}\t{{.Health}}' 2>/dev/null)
 }
 
+env_saved=""
+restore_env() {
+  if [[ -n "$env_saved" ]]; then mv "$STACK_DIR/run/env.before-tls" "$ENV_FILE"; env_saved=""; fi
+}
+
 engine_started=""
 cleanup() {
   local rc=$?
+  restore_env
   if ((rc != 0)); then
     report_unhealthy || true
     step "Stopping the containers after the failure (volumes kept)"
@@ -86,6 +92,41 @@ if [[ -z "${SKIP_SMOKE:-}" ]]; then
   phase_done "make smoke MODE=compose"
 fi
 
-# 5. down (volumes kept), engine stopped by the cleanup
+# 5. faults, each with its figure (tests/compose): agent container SIGKILL mid-session, livekit container
+# restart, backup/restore round trip, `make down && make up` keeping the agent and a word told before
+if [[ -z "${SKIP_SMOKE:-}${SKIP_FAULTS:-}" ]]; then
+  bash "$ROOT/scripts/install-python.sh" >/dev/null || die "the test venv (.stack/venv) could not be installed"
+  step "Faults against the compose stack (tests/compose)"
+  if ! "$STACK_DIR/venv/bin/python" -m pytest -q -s -m compose "$ROOT/tests/compose/test_compose_faults.py" -p no:cacheprovider \
+    | tee "$STACK_DIR/run/test-compose-faults.log"; then
+    die "a compose fault test failed (output above)"
+  fi
+  step "Fault figures"
+  grep -o 'compose figure: .*' "$STACK_DIR/run/test-compose-faults.log" | sed 's/^compose figure: /    /'
+  phase_done "faults (tests/compose)"
+fi
+
+# 6. the tls profile: Caddy with `tls internal` in front, real Chromium trusting its CA over HTTPS and wss.
+# The settings go into .env for this step only (the web container reads them from there) and the file is
+# restored afterwards (also by the cleanup). LIVEKIT_PUBLIC_URL is blank for compose's interpolation alone:
+# it would turn on livekit's use_external_ip, whose STUN lookup fails without internet.
+TLS_DOMAIN="${TLS_DOMAIN:-voice.lvs.test}"
+if [[ -z "${SKIP_SMOKE:-}${SKIP_FAULTS:-}${SKIP_TLS:-}" ]]; then
+  step "tls profile: DEPLOY_DOMAIN=$TLS_DOMAIN DEPLOY_TLS=internal (Caddy), real Chromium over HTTPS and wss"
+  install -m 600 "$ENV_FILE" "$STACK_DIR/run/env.before-tls"; env_saved=1
+  printf '\n# make test-compose, tls step (removed again)\nDEPLOY_DOMAIN=%s\nDEPLOY_TLS=internal\nLIVEKIT_PUBLIC_URL=wss://%s\n' \
+    "$TLS_DOMAIN" "$TLS_DOMAIN" >>"$ENV_FILE"
+  LIVEKIT_PUBLIC_URL="" make --no-print-directory up MODE=compose || die "make up MODE=compose with the tls profile failed"
+  phase_done "make up MODE=compose with the tls profile"
+  if ! "$STACK_DIR/venv/bin/python" -m pytest -q -s -m compose "$ROOT/tests/compose/test_compose_tls.py" \
+    -p no:cacheprovider | tee "$STACK_DIR/run/test-compose-tls.log"; then
+    die "the tls profile test failed (output above)"
+  fi
+  grep -o 'compose figure: .*' "$STACK_DIR/run/test-compose-tls.log" | sed 's/^compose figure: /    /'
+  restore_env
+  phase_done "tls profile (Chromium over HTTPS/wss)"
+fi
+
+# 7. down (volumes kept), engine stopped by the cleanup
 make --no-print-directory down MODE=compose || die "make down MODE=compose failed"
 phase_done "make down MODE=compose"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # `make test`: lint, unit tests, then the native stack (started here with visible progress, unless it was
-# already running) for the stack, browser, chaos and lifecycle tests; the stack is stopped again at the end.
+# already running) for the stack, browser, chaos and lifecycle tests; the stack is stopped again; then the
+# compose stack on a real Docker engine (scripts/test-compose.sh: up, smoke, faults, down). SKIP_COMPOSE=1
+# leaves the compose part out.
 source "$(dirname "$0")/lib.sh"
 PY="$STACK_DIR/venv/bin/python"
 
@@ -34,8 +36,33 @@ else
   export LVS_TEST_OWNS_STACK=0
   info "the stack was already running: destructive tests (backup/restore) are skipped on it"
 fi
-stop_stack() { if [[ $started_here == 1 ]]; then step "Stopping the stack"; "$PY" -m services.stack down; fi; }
+stopped=0
+stop_stack() {
+  if [[ $started_here == 1 && $stopped == 0 ]]; then step "Stopping the native stack"; "$PY" -m services.stack down; fi
+  stopped=1
+}
 trap stop_stack EXIT
 step "Stack, browser and chaos tests (real livekit-server, Letta, PostgreSQL, Chromium)"
 # The web API fuzz sends 10,000 requests in `make chaos` (about 3 min on 2 busy cores); here 2,000 (about 50 s).
-CHAOS_FUZZ_REQUESTS="${CHAOS_FUZZ_REQUESTS:-2000}" "$PY" -m pytest -m "not unit" "$ROOT/tests" "$@"
+native_rc=0
+CHAOS_FUZZ_REQUESTS="${CHAOS_FUZZ_REQUESTS:-2000}" "$PY" -m pytest -m "not unit and not compose" "$ROOT/tests" "$@" \
+  || native_rc=$?
+
+# The compose stack listens on the same ports (the same .env): the native stack is stopped first, and the
+# compose run (scripts/test-compose.sh) stops its containers and the engine it started on every exit.
+stop_stack
+trap - EXIT
+compose_rc=0
+if [[ -n "${SKIP_COMPOSE:-}" ]]; then
+  info "SKIP_COMPOSE is set: the compose stack is not tested (make test-compose runs it)"
+elif [[ $started_here == 0 ]]; then
+  # as the destructive tests: a developer's running stack is left alone (CI always starts its own)
+  info "compose stack skipped: a native stack this run did not start runs on its ports ('make down', then 'make test-compose')"
+else
+  step "The compose stack on a real Docker engine (make test-compose)"
+  bash "$ROOT/scripts/test-compose.sh" || compose_rc=$?
+fi
+if ((native_rc != 0 || compose_rc != 0)); then
+  die "make test failed: native stack, browser and chaos tests exit $native_rc; compose $compose_rc"
+fi
+done_ "make test passed"

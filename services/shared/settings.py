@@ -574,6 +574,11 @@ class SmokeSettings(BaseSettings):
     )
 
 
+class DeployTLS(StrEnum):
+    ACME = "acme"
+    INTERNAL = "internal"
+
+
 class DeploySettings(BaseSettings):
     """A VM deployment in containers (compose.yaml): the public name Caddy serves over HTTPS."""
 
@@ -581,6 +586,10 @@ class DeploySettings(BaseSettings):
 
     domain: str | None = Field(
         default=None, description="DNS name of the VM (compose tls profile: https://DOMAIN); unset natively."
+    )
+    tls: DeployTLS = Field(
+        default=DeployTLS.ACME,
+        description="Caddy's certificate: acme (Let's Encrypt, public DNS) or internal (Caddy's own CA, e.g. a LAN).",
     )
 
     @field_validator("domain")

@@ -310,3 +310,16 @@ def test_caddy_never_serves_metrics_to_the_internet() -> None:
     metrics_at = caddyfile.index("@metrics path /metrics /metrics/*")
     assert metrics_at < caddyfile.index("reverse_proxy 127.0.0.1:{$WEB_PORT"), "matched before the page's proxy"
     assert "respond 404" in caddyfile[metrics_at : caddyfile.index("reverse_proxy 127.0.0.1:{$WEB_PORT")]
+
+
+def test_caddy_certificate_follows_deploy_tls() -> None:
+    # acme (Let's Encrypt) by default; internal (Caddy's own CA) for a VM without public DNS and for tests
+    caddyfile = (ROOT / "config" / "Caddyfile").read_text()
+    assert f"import tls-{{$DEPLOY_TLS:{settings_defaults()['DEPLOY_TLS']}}}" in caddyfile
+    internal = caddyfile[caddyfile.index("(tls-internal) {") : caddyfile.index("{$DEPLOY_DOMAIN} {")]
+    assert "tls internal" in internal and "(tls-acme) {" in caddyfile
+
+
+def test_livekit_runs_as_an_unprivileged_user(doc: dict[str, Any]) -> None:
+    user = str(doc["services"]["livekit"].get("user", ""))
+    assert user and user.split(":")[0] not in ("0", "root"), "livekit-server needs no root (host network, high ports)"

@@ -119,3 +119,92 @@ def test_compose_profiles_follow_the_settings(extra: dict[str, str], tmp_path: P
     wanted = (("local-models", settings.llm.is_local), ("tls", bool(settings.deploy.domain)))
     expected = [profile for profile, on in wanted if on]
     assert (result.stdout.split(",") if result.stdout else []) == expected
+
+
+FAKE_PSQL = """#!/usr/bin/env bash
+printf '%s\\n' "$@" >"$PSQL_LOG.args"
+[[ -n "${PSQL_FAIL:-}" ]] && { echo "psql: error: connection to $1 failed" >&2; exit 2; }
+printf '%s' "${PSQL_OUT:-}"
+"""
+
+
+def run_entry_with_psql(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The entry with a psql on PATH that logs its arguments (and fails with PSQL_FAIL, prints PSQL_OUT)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "psql").write_text(FAKE_PSQL)
+    (bin_dir / "psql").chmod(0o755)
+    extra = {**env, "PSQL_LOG": str(tmp_path / "psql"), "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    return subprocess.run(
+        ["bash", str(ENTRY), "bash", "-c", "echo started"],
+        env={**clean_env({}), **extra},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("out", ["", "provider openai now at http://127.0.0.1:11090/v1"])
+def test_letta_entry_runs_the_provider_sync_before_letta(out: str, tmp_path: Path) -> None:
+    uri = "postgresql://letta:d0b5ecret@127.0.0.1:5433/letta"
+    result = run_entry_with_psql(tmp_path, {"LLM_PORT": "11090", "LETTA_PG_URI": uri, "PSQL_OUT": out})
+    assert result.returncode == 0 and "started" in result.stdout, result.stderr
+    args = (tmp_path / "psql.args").read_text().splitlines()
+    assert args[0] == uri
+    assert "endpoint=http://127.0.0.1:11090/v1" in args and "model=qwen2.5-coder-0.5b" in args
+    sql_file = Path(args[args.index("-f") + 1])
+    assert sql_file.name == "letta-provider-sync.sql" and sql_file.is_file()
+    assert ("letta-entry: provider sync: " + out in result.stdout) if out else "provider sync" not in result.stdout
+    assert result.stdout.index("started") > (result.stdout.find("provider sync") if out else -1)
+
+
+def test_letta_starts_when_the_provider_sync_fails_and_no_password_is_shown(tmp_path: Path) -> None:
+    uri = "postgresql://letta:d0b5ecret@127.0.0.1:5433/letta"
+    result = run_entry_with_psql(tmp_path, {"LETTA_PG_URI": uri, "PSQL_FAIL": "1"})
+    out = result.stdout + result.stderr
+    assert result.returncode == 0 and "started" in out
+    assert "provider sync failed" in out and "d0b5ecret" not in out
+
+
+def test_make_test_runs_compose_after_the_native_stack_is_stopped_and_ci_installs_the_engine() -> None:
+    # both stacks read the same .env ports: they must never run at once
+    text = (ROOT / "scripts" / "test.sh").read_text()
+    native = text.index('-m pytest -m "not unit and not compose"')
+    stopped = text.index("\nstop_stack\n", native)
+    compose = text.index('bash "$ROOT/scripts/test-compose.sh"', stopped)
+    assert native < stopped < compose
+    assert "--with-docker" in (ROOT / ".ci" / "run").read_text()
+    faults = (ROOT / "scripts" / "test-compose.sh").read_text()
+    assert faults.index("-m compose") < faults.index("make --no-print-directory down MODE=compose")
+
+
+FAKE_DOCKER = """#!/usr/bin/env bash
+if [[ "$*" == *" ps --all --format "* ]]; then
+  printf 'letta-voice-stack-letta-1\\trunning\\tunhealthy\\nletta-voice-stack-web-1\\trunning\\thealthy\\n'
+  printf 'letta-voice-stack-agent-1\\texited\\t\\n'
+elif [[ "$1" == logs ]]; then
+  echo "last line of ${@: -1}"
+fi
+"""
+
+
+def test_a_container_never_healthy_is_named_with_its_log_tail(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker").write_text(FAKE_DOCKER)
+    (bin_dir / "docker").chmod(0o755)
+    result = subprocess.run(
+        ["bash", "-c", f'source "{ROOT}/scripts/compose-lib.sh"; unhealthy_report; echo "rc=$?"'],
+        env=clean_env({"PATH": f"{bin_dir}:{os.environ['PATH']}", "ENV_FILE": str(tmp_path / ".env")}),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert "rc=0" in result.stdout, result.stderr
+    assert "letta-voice-stack-letta-1\x1b[0m is running (unhealthy)" in result.stderr
+    assert "last line of letta-voice-stack-letta-1" in result.stderr
+    assert "letta-voice-stack-agent-1\x1b[0m is exited" in result.stderr
+    assert "web-1" not in result.stderr, "a healthy container is not reported"
