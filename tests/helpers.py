@@ -15,6 +15,24 @@ from services.shared.settings import Settings
 T = TypeVar("T")
 
 
+def ask_letta(settings: Settings, agent_id: str, text: str) -> str:
+    """One turn through Letta's OpenAI-compatible voice contract (streaming); the whole reply."""
+    import httpx
+
+    from services.shared.letta import letta_headers
+
+    body = {"model": agent_id, "stream": True, "messages": [{"role": "user", "content": text}]}
+    out = []
+    with httpx.stream(
+        "POST", f"{settings.letta.openai_url}/chat/completions", json=body, headers=letta_headers(settings), timeout=120
+    ) as response:
+        assert response.status_code == 200, response.read()
+        for line in response.iter_lines():
+            if line.startswith("data: {"):
+                out.append(json.loads(line[6:])["choices"][0]["delta"].get("content") or "")
+    return "".join(out)
+
+
 def log_tail(settings: Settings, name: str, lines: int = 40) -> str:
     """The last lines of a service's log, to print when a test fails."""
     path = settings.stack.log_dir / f"{name}.log"
