@@ -4,7 +4,7 @@ CHAOS_FUZZ_REQUESTS requests (default 10,000; `make test` sends fewer, see scrip
 addresses of their own (the rate limiter the fuzz trips never throttles tests that send from 127.0.0.1), plus a
 burst from one address that must be rate-limited. No answer may be a 5xx; every 4xx under /api is JSON with an
 "error" string (except gunicorn's own HTML answer to a request line over its limit, which the app never sees);
-no secret of the settings appears in any answer or in the web log. CHAOS_FUZZ_SEED repeats a run.
+no secret of the settings appears in any answer or in any service's log. CHAOS_FUZZ_SEED repeats a run.
 
 A share of the session requests carry the ids of real Letta agents (made for the run), in blocks sent at once:
 they reach the room lookup, room creation, the race rule (rooms opened and closed again when requests race)
@@ -27,13 +27,12 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 from livekit import api
-from pydantic import SecretStr
 
 from services.agent.probe import delete_room
 from services.shared.letta import letta_client
 from services.shared.letta_agents import create_voice_agent
 from services.shared.livekit import livekit_api, parse_room_metadata
-from services.shared.settings import Settings, env_name
+from services.shared.settings import Settings
 from services.web.policy import is_session_room_name
 from tests.chaos.loopback import addresses, assert_web_sees, client
 from tests.chaos.web_fuzz import (
@@ -44,7 +43,7 @@ from tests.chaos.web_fuzz import (
     openapi_requests,
     real_id_sessions,
 )
-from tests.helpers import log_entries, log_size, log_tail
+from tests.helpers import log_entries, log_size, log_tail, secrets_in_logs, settings_secrets
 
 pytestmark = [pytest.mark.stack, pytest.mark.chaos]
 REQUESTS_ENV, SEED_ENV = "CHAOS_FUZZ_REQUESTS", "CHAOS_FUZZ_SEED"
@@ -62,16 +61,6 @@ def wanted_requests() -> int:
     value = os.environ.get(REQUESTS_ENV, str(DEFAULT_REQUESTS))
     assert value.isdigit() and int(value) >= 500, f"{REQUESTS_ENV} must be a number from 500 up, not {value!r}"
     return int(value)
-
-
-def settings_secrets(settings: Settings) -> dict[str, str]:
-    """Every secret (SecretStr) of the settings that is set, by environment variable."""
-    found = {}
-    for _, section in settings:
-        for name, value in section:
-            if isinstance(value, SecretStr) and value.get_secret_value():
-                found[env_name(type(section), name)] = value.get_secret_value()
-    return found
 
 
 def searchable(secrets: dict[str, str]) -> tuple[dict[str, bytes], list[str]]:
@@ -175,14 +164,6 @@ async def fuzz(
     return run
 
 
-def leaked_in_logs(settings: Settings, secrets: dict[str, bytes]) -> list[str]:
-    """Names of secrets found in the web service's logs (the current one and any rotated ones)."""
-    logs = sorted(settings.stack.log_dir.glob("web.log*"))
-    assert logs, f"no web log in {settings.stack.log_dir}"
-    text = b"".join(p.read_bytes() for p in logs)
-    return sorted(name for name, value in secrets.items() if value in text)
-
-
 async def remove_rooms_of(settings: Settings, agent_ids: set[str]) -> int:
     """Delete every session room bound to one of these Letta agents; how many there were."""
     async with livekit_api(settings) as lk:
@@ -272,7 +253,7 @@ def _run_fuzz(
     if run.burst[429] < BURST_OVER:
         what = f"{allowed + BURST_OVER} session requests from one address in a row: {dict(run.burst)}"
         problems.append(Problem("after", f"{what}; at most {allowed} may pass the rate limit"))
-    problems += [Problem("after", f"{name} in the web log") for name in leaked_in_logs(settings, secrets)]
+    problems += [Problem("after", f"{leak}") for leak in secrets_in_logs(settings, secrets)]
     return figure, problems
 
 
