@@ -160,11 +160,20 @@ async def check_audio_round_trip(ctx: SmokeContext) -> str:
         # Speak after the greeting, as a person would: "listening" is reported before the greeting starts.
         await until(lambda: human.loud_frames > 10, 60, "the greeting to be heard")
     await until(lambda: human.agent_state() == "listening", 60, "the agent to listen")
-    heard_before = human.loud_frames
+    spoke_at = time.monotonic()
     human.say_pcm(pcm)
-    await until(lambda: _mentions(human.transcript_text(), ("name", "ada")), REPLY_S, "a transcript of the speech")
-    await until(lambda: human.loud_frames > heard_before + 10, REPLY_S, "the agent's spoken reply")
-    return f"transcript: {human.transcript_text()[:60]!r}; agent audio frames {human.loud_frames}"
+    heard = lambda: _mentions(human.user_text(), ("name", "ada"))  # noqa: E731 (the human's own transcript)
+    await until(heard, REPLY_S, lambda: f"a transcript of the speech sent as the human's: {human.transcripts}")
+    # Only agent audio of a reply counts: the spoken sorry (Letta down or slow) is no answer.
+    await until(
+        lambda: human.reply_frames(spoke_at) > 10,
+        REPLY_S,
+        lambda: f"the agent's spoken reply (not a fallback line); it said {human.agent_text()[:120]!r}",
+    )
+    return (
+        f"heard: {human.user_text()[:40]!r}; replied: {human.agent_text()[-60:]!r};"
+        f" reply audio frames {human.reply_frames(spoke_at)}"
+    )
 
 
 async def check_recovery_removes_ghost(ctx: SmokeContext) -> str:
