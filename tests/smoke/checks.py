@@ -136,7 +136,7 @@ async def check_dispatch_human_first(ctx: SmokeContext) -> str:
     limit = ctx.settings.smoke.dispatch_limit
     if elapsed > limit:
         raise CheckFailed(f"agent joined after {elapsed:.2f}s (limit SMOKE_DISPATCH_LIMIT={limit:g}s)")
-    return f"agent joined {elapsed:.2f}s after the human"
+    return f"agent joined {elapsed:.2f}s after the human (limit SMOKE_DISPATCH_LIMIT={limit:g}s)"
 
 
 async def check_agent_first(ctx: SmokeContext) -> str:
@@ -205,8 +205,11 @@ def _mentions(text: str, words: tuple[str, ...]) -> bool:
     return any(w in text for w in words)
 
 
+CLEANUP_S = 20.0  # LiveKit closes a deleted room at once; the wait covers a loaded machine
+
+
 async def cleanup(ctx: SmokeContext) -> str:
-    """End every session smoke made, delete its rooms and the throwaway agent."""
+    """End every session smoke made, delete its rooms and the throwaway agent; then check they are gone."""
     for human in ctx.humans:
         await human.leave()
     async with livekit_api(ctx.settings) as lk:
@@ -214,9 +217,24 @@ async def cleanup(ctx: SmokeContext) -> str:
             await ctx.http.delete(f"{ctx.settings.web.base_url}/api/sessions/{room}")
             with contextlib.suppress(api.TwirpError):  # already gone: the DELETE above or LiveKit closed it
                 await lk.room.delete_room(api.DeleteRoomRequest(room=room))
-    if ctx.letta_agent_id:
-        await asyncio.to_thread(letta_client(ctx.settings).agents.delete, ctx.letta_agent_id)
-    return f"removed {len(ctx.rooms)} room(s) and the throwaway agent"
+        if ctx.letta_agent_id:
+            await asyncio.to_thread(letta_client(ctx.settings).agents.delete, ctx.letta_agent_id)
+
+        async def leftovers() -> list[str]:
+            listed = await lk.room.list_rooms(api.ListRoomsRequest(names=ctx.rooms)) if ctx.rooms else None
+            left = [f"room {r.name}" for r in (listed.rooms if listed else [])]
+            left += [f"connection {h.identity}" for h in ctx.humans if h.room.isconnected()]
+            if ctx.letta_agent_id:
+                agents = await asyncio.to_thread(lambda: list(letta_client(ctx.settings).agents.list(limit=1000)))
+                left += [f"Letta agent {a.id}" for a in agents if a.id == ctx.letta_agent_id]
+            return left
+
+        try:
+            await poll(lambda: _negate(leftovers), CLEANUP_S, "what smoke made to be gone")
+        except AssertionError:
+            raise CheckFailed(f"still there after {CLEANUP_S:.0f}s: {', '.join(await leftovers())}") from None
+    agent = " and the throwaway agent" if ctx.letta_agent_id else ""
+    return f"removed {len(ctx.rooms)} room(s){agent}; checked: none of them is left"
 
 
 CHECKS: list[tuple[str, Check]] = [
