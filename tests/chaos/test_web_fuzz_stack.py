@@ -43,7 +43,7 @@ from tests.chaos.web_fuzz import (
     openapi_requests,
     real_id_sessions,
 )
-from tests.helpers import log_entries, log_size, log_tail, secrets_in_logs, settings_secrets
+from tests.helpers import eventually, log_entries, log_size, log_tail, running_jobs, secrets_in_logs, settings_secrets
 
 pytestmark = [pytest.mark.stack, pytest.mark.chaos]
 REQUESTS_ENV, SEED_ENV = "CHAOS_FUZZ_REQUESTS", "CHAOS_FUZZ_SEED"
@@ -53,6 +53,7 @@ SOURCES = addresses("127.77.0.1", 254)
 BURST_SOURCE, BURST_OVER = "127.77.1.1", 20  # a burst this far over what the rate limit lets one address send
 AGENTS_CAP = 3  # valid POST /api/agents cases sent: each makes a Letta agent (deleted at once)
 REAL_AGENTS, REAL_CASES, REAL_BLOCK = 2, 64, 16  # each real-id session dispatches a voice job: keep them few
+JOBS_GONE_S = 90.0
 BRANCHES = ("room lookup", "created", "conflict", "race rule", "takeover")
 MIN_SECRET_CHARS = 12  # shorter values are ordinary words ("secret", "letta"): searching for them proves nothing
 
@@ -209,6 +210,8 @@ def run_fuzz(settings: Settings, total: int, seed: int, secrets: dict[str, bytes
         asyncio.run(remove_rooms_of(settings, set(real_ids)))
         for agent_id in real_ids:
             letta.agents.delete(agent_id)
+        # The real-id sessions dispatched voice jobs: leave the workers idle for the next test.
+        eventually(lambda: running_jobs(settings) == 0, JOBS_GONE_S, what="the fuzz's voice jobs to end")
 
 
 def _run_fuzz(
