@@ -22,12 +22,56 @@ ROOT = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
 
 
+def ask_letta(settings: Settings, agent_id: str, text: str) -> str:
+    """One turn through Letta's OpenAI-compatible voice contract (streaming); the whole reply."""
+    import httpx
+
+    from services.shared.letta import letta_headers
+
+    body = {"model": agent_id, "stream": True, "messages": [{"role": "user", "content": text}]}
+    out = []
+    with httpx.stream(
+        "POST", f"{settings.letta.openai_url}/chat/completions", json=body, headers=letta_headers(settings), timeout=120
+    ) as response:
+        assert response.status_code == 200, response.read()
+        for line in response.iter_lines():
+            if line.startswith("data: {"):
+                out.append(json.loads(line[6:])["choices"][0]["delta"].get("content") or "")
+    return "".join(out)
+
+
 def log_tail(settings: Settings, name: str, lines: int = 40) -> str:
     """The last lines of a service's log, to print when a test fails."""
     path = settings.stack.log_dir / f"{name}.log"
     if not path.exists():
         return f"(no log at {path})"
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def settings_secrets(settings: Settings) -> dict[str, str]:
+    """Every secret (SecretStr) of the settings that is set, by environment variable: LiveKit's API secret, the
+    passwords of Letta and of PostgreSQL's two roles, the login-cookie key, the owner's password when given, keys."""
+    from pydantic import SecretStr
+
+    from services.shared.settings import env_name
+
+    found = {}
+    for _, section in settings:
+        for name, value in section:
+            if isinstance(value, SecretStr) and value.get_secret_value():
+                found[env_name(type(section), name)] = value.get_secret_value()
+    return found
+
+
+def secrets_in_logs(settings: Settings, secrets: dict[str, bytes]) -> list[str]:
+    """'NAME in FILE' for each secret found in any service's log (every file in the log folder, rotated too)."""
+    logs = sorted(p for p in settings.stack.log_dir.iterdir() if p.is_file() and ".log" in p.name)
+    assert logs, f"no logs in {settings.stack.log_dir}"
+    found = []
+    for path in logs:
+        text = path.read_bytes()
+        found += [f"{name} in {path.name}" for name, value in secrets.items() if value in text]
+    return found
 
 
 def log_size(settings: Settings, name: str) -> int:

@@ -23,6 +23,7 @@ from typing import TypeVar
 from livekit import api, rtc
 
 from services.agent.speech.audio import rms, to_mono_int16
+from services.agent.voice import NOT_FOUND, SORRY_EMPTY, SORRY_INTERRUPTED, SORRY_UNAVAILABLE, SWITCH_FAILED
 from services.shared.letta import letta_client
 from services.shared.livekit import LISTENING_TO_ATTRIBUTE, livekit_api, room_metadata
 from services.shared.settings import Settings
@@ -34,6 +35,11 @@ FRAME_MS = 20
 SAMPLES_PER_FRAME = MIC_RATE * FRAME_MS // 1000
 # Agent audio frames louder than this count as speech (int16 RMS; espeak-ng speaks at ~3000).
 SPEECH_RMS = 300.0
+# What the agent says instead of an answer (Letta down or slow, an empty reply, a refused switch): audio of
+# these lines is no reply.
+FALLBACK_LINES = tuple(
+    line.lower() for line in (SORRY_UNAVAILABLE, SORRY_INTERRUPTED, SORRY_EMPTY, NOT_FOUND, SWITCH_FAILED)
+)
 # The espeak-ng voice of the agent tests (pocketsphinx, the old offline STT, was tuned on it).
 TEST_VOICE = ("en-us+f2", 130)
 
@@ -140,6 +146,8 @@ class Human:
     loud_times: list[float] = field(default_factory=list)  # monotonic time of each loud agent frame
     speech_ended_at: float | None = None  # monotonic time the last queued speech left the microphone
     transcripts: list[tuple[str, str]] = field(default_factory=list)  # (sender identity, text)
+    # every transcript stream as it opened: [monotonic time, sender identity, text (filled in once read)]
+    segments: list[list[object]] = field(default_factory=list)
     _speech: list[bytes] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -189,6 +197,29 @@ class Human:
     def transcript_text(self) -> str:
         return " ".join(text for _, text in self.transcripts).lower()
 
+    def user_text(self) -> str:
+        """What the agent heard this human say (transcripts it sent on this human's behalf)."""
+        return " ".join(text for sender, text in self.transcripts if sender == self.identity).lower()
+
+    def agent_text(self) -> str:
+        """What the agent said (transcripts of its own speech, from any other sender)."""
+        return " ".join(text for sender, text in self.transcripts if sender != self.identity).lower()
+
+    def reply_frames(self, after: float) -> int:
+        """Loud agent frames of agent speech begun after ``after`` that is not a fallback line.
+
+        Each loud frame belongs to the agent's transcript segment open when it played (the agent's transcript
+        is synchronised with its audio); frames of a segment whose text is a fallback/sorry line, or not yet
+        known, do not count."""
+        agent = sorted((float(t), str(text)) for t, sender, text in self.segments if sender != self.identity)
+        count = 0
+        for i, (opened, text) in enumerate(agent):
+            if opened < after or not text or any(line in text.lower() for line in FALLBACK_LINES):
+                continue
+            until_t = agent[i + 1][0] if i + 1 < len(agent) else float("inf")
+            count += sum(1 for x in self.loud_times if opened <= x < until_t)
+        return count
+
     async def _mic(self) -> None:
         silence = bytes(SAMPLES_PER_FRAME * 2)
         step = SAMPLES_PER_FRAME * 2
@@ -219,8 +250,12 @@ class Human:
             await stream.aclose()
 
     def _on_transcript(self, reader: rtc.TextStreamReader, sender: str) -> None:
+        segment: list[object] = [time.monotonic(), sender, ""]
+        self.segments.append(segment)
+
         async def read() -> None:
             text = await reader.read_all()
+            segment[2] = text
             if text.strip():
                 self.transcripts.append((sender, text))
 

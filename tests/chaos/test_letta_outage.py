@@ -1,4 +1,5 @@
-"""Letta stopped mid-session: the agent says a short sorry, the session survives, the next turn is answered."""
+"""Letta stopped mid-session: the agent says a short sorry, the session survives, the next turn is answered;
+the web service's /readyz answers 503 in JSON naming Letta while it is down, and 200 once it is back."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import time
 import uuid
 from collections.abc import Callable
 
+import httpx
 import pytest
 
 from services.agent.probe import (
@@ -35,6 +37,15 @@ def agent_lines(human: Human) -> list[str]:
     return [text.lower() for sender, text in human.transcripts if agent and sender == agent.identity]
 
 
+async def readiness(settings: Settings) -> tuple[int, object]:
+    """The web service's GET /readyz: status and JSON body (None when the body is not JSON)."""
+    response = await asyncio.to_thread(httpx.get, f"{settings.web.base_url}/readyz", timeout=10)
+    try:
+        return response.status_code, response.json()
+    except ValueError:
+        return response.status_code, None
+
+
 async def _outage(settings: Settings, letta_id: str) -> str:
     """Run the outage; return its figure."""
     sup = Supervisor(settings)
@@ -49,6 +60,10 @@ async def _outage(settings: Settings, letta_id: str) -> str:
             await until(lambda: any(SORRY_WORDS in t for t in agent_lines(human)), 60, "the spoken sorry")
             sorry = time.monotonic() - asked
             assert len(await our_agents(lk, settings, room)) == 1, "the agent left when Letta went away"
+            status, body = await readiness(settings)
+            assert status == 503, f"/readyz answered {status} with Letta down: {body!r}"
+            assert isinstance(body, dict) and body.get("down") == ["letta"], body
+            assert body.get("checks") == {"livekit": True, "letta": False}, body
 
             sup.start("letta")
             await asyncio.to_thread(wait_healthy, settings, sup, [letta])
@@ -61,8 +76,10 @@ async def _outage(settings: Settings, letta_id: str) -> str:
             )
             answered = time.monotonic() - asked
             assert len(await our_agents(lk, settings, room)) == 1
+            assert await readiness(settings) == (200, {"status": "ok", "checks": {"livekit": True, "letta": True}})
         finally:
-            sup.start("letta")
+            sup.start("letta")  # a no-op when it runs; after a failure the next test needs Letta healthy
+            await asyncio.to_thread(wait_healthy, settings, sup, [letta])
     return f"sorry {sorry:.1f} s after a turn with Letta down; answer {answered:.1f} s after a turn once it was back"
 
 

@@ -16,31 +16,17 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import pytest
 
 from services.agent.probe import espeak_wav, human_with_agent, until
-from services.shared.letta import letta_client, letta_headers
+from services.shared.letta import letta_client
 from services.shared.letta_agents import embedding_config
 from services.shared.settings import Settings
-from tests.helpers import log_tail
+from tests.helpers import ask_letta, log_tail
 from tests.scripted_llm import MODEL, scripted_llm
 
 pytestmark = [pytest.mark.chaos, pytest.mark.lifecycle]
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def ask(settings: Settings, agent_id: str, text: str) -> str:
-    body = {"model": agent_id, "stream": True, "messages": [{"role": "user", "content": text}]}
-    out = []
-    with httpx.stream(
-        "POST", f"{settings.letta.openai_url}/chat/completions", json=body, headers=letta_headers(settings), timeout=120
-    ) as response:
-        assert response.status_code == 200, response.read()
-        for line in response.iter_lines():
-            if line.startswith("data: {"):
-                out.append(json.loads(line[6:])["choices"][0]["delta"].get("content") or "")
-    return "".join(out)
 
 
 async def spoken_answer(settings: Settings, agent_id: str, word: str) -> str:
@@ -66,7 +52,7 @@ def test_word_told_before_restart_is_recalled_after(stack: Settings, chaos_figur
             memory_blocks=[{"label": "persona", "value": "I remember."}, {"label": "human", "value": "A tester."}],
         )
         try:
-            ask(stack, agent.id, f"Please remember: the secret word is {word}.")
+            ask_letta(stack, agent.id, f"Please remember: the secret word is {word}.")
             started = time.monotonic()
             down = subprocess.run(
                 [str(stack.stack.dir / "venv/bin/python"), "-m", "services.stack", "down"],
@@ -81,7 +67,7 @@ def test_word_told_before_restart_is_recalled_after(stack: Settings, chaos_figur
             assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-2000:]
             back = time.monotonic()
             seen.clear()
-            answer = ask(stack, agent.id, "What is the secret word?")
+            answer = ask_letta(stack, agent.id, "What is the secret word?")
             assert word in answer, f"not recalled after restart: {answer!r}"
             assert any(word in json.dumps(r["messages"]) for r in seen), "Letta did not send the old turn"
             try:

@@ -214,6 +214,28 @@ def fuzz_plan(generated: list[FuzzRequest], total: int, rng: random.Random) -> l
     return plan
 
 
+REAL_ID_ORIGIN = "real-id"
+
+
+def real_id_sessions(agent_ids: list[str], count: int, block: int, rng: random.Random) -> list[FuzzRequest]:
+    """Fuzzed POST /api/sessions for real Letta agents (valid ids, random takeover, identity valid or odd):
+    they pass validation and the agent lookup, so they reach the room lookup, creation, the race rule and
+    takeover. Each run of `block` requests is for one agent (the agents take turns), so a run sent at once races."""
+    out = []
+    for i in range(count):
+        body: dict[str, object] = {"agent_id": agent_ids[(i // block) % len(agent_ids)]}
+        if rng.random() < 0.8:
+            body["takeover"] = rng.random() < 0.7  # takeovers at once race each other hardest
+        roll = rng.random()
+        if roll < 0.3:
+            body["identity"] = "".join(rng.choices("abcdefghijklmnopqrstuvwxyz0123456789-_", k=rng.randint(1, 20)))
+        elif roll < 0.4:
+            body["identity"] = rng.choice(("", " ", "a" * 200, "é", "lvs-agent-x", "../x", "\u0000"))
+        headers = (("Content-Type", "application/json"),)
+        out.append(FuzzRequest("POST", "/api/sessions", headers, json.dumps(body).encode(), REAL_ID_ORIGIN))
+    return out
+
+
 def answer_problems(
     request: FuzzRequest, status: int, headers: list[tuple[str, str]], body: bytes, secrets: dict[str, bytes]
 ) -> list[str]:

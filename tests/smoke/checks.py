@@ -136,7 +136,7 @@ async def check_dispatch_human_first(ctx: SmokeContext) -> str:
     limit = ctx.settings.smoke.dispatch_limit
     if elapsed > limit:
         raise CheckFailed(f"agent joined after {elapsed:.2f}s (limit SMOKE_DISPATCH_LIMIT={limit:g}s)")
-    return f"agent joined {elapsed:.2f}s after the human"
+    return f"agent joined {elapsed:.2f}s after the human (limit SMOKE_DISPATCH_LIMIT={limit:g}s)"
 
 
 async def check_agent_first(ctx: SmokeContext) -> str:
@@ -160,11 +160,20 @@ async def check_audio_round_trip(ctx: SmokeContext) -> str:
         # Speak after the greeting, as a person would: "listening" is reported before the greeting starts.
         await until(lambda: human.loud_frames > 10, 60, "the greeting to be heard")
     await until(lambda: human.agent_state() == "listening", 60, "the agent to listen")
-    heard_before = human.loud_frames
+    spoke_at = time.monotonic()
     human.say_pcm(pcm)
-    await until(lambda: _mentions(human.transcript_text(), ("name", "ada")), REPLY_S, "a transcript of the speech")
-    await until(lambda: human.loud_frames > heard_before + 10, REPLY_S, "the agent's spoken reply")
-    return f"transcript: {human.transcript_text()[:60]!r}; agent audio frames {human.loud_frames}"
+    heard = lambda: _mentions(human.user_text(), ("name", "ada"))  # noqa: E731 (the human's own transcript)
+    await until(heard, REPLY_S, lambda: f"a transcript of the speech sent as the human's: {human.transcripts}")
+    # Only agent audio of a reply counts: the spoken sorry (Letta down or slow) is no answer.
+    await until(
+        lambda: human.reply_frames(spoke_at) > 10,
+        REPLY_S,
+        lambda: f"the agent's spoken reply (not a fallback line); it said {human.agent_text()[:120]!r}",
+    )
+    return (
+        f"heard: {human.user_text()[:40]!r}; replied: {human.agent_text()[-60:]!r};"
+        f" reply audio frames {human.reply_frames(spoke_at)}"
+    )
 
 
 async def check_recovery_removes_ghost(ctx: SmokeContext) -> str:
@@ -196,8 +205,11 @@ def _mentions(text: str, words: tuple[str, ...]) -> bool:
     return any(w in text for w in words)
 
 
+CLEANUP_S = 20.0  # LiveKit closes a deleted room at once; the wait covers a loaded machine
+
+
 async def cleanup(ctx: SmokeContext) -> str:
-    """End every session smoke made, delete its rooms and the throwaway agent."""
+    """End every session smoke made, delete its rooms and the throwaway agent; then check they are gone."""
     for human in ctx.humans:
         await human.leave()
     async with livekit_api(ctx.settings) as lk:
@@ -205,9 +217,24 @@ async def cleanup(ctx: SmokeContext) -> str:
             await ctx.http.delete(f"{ctx.settings.web.base_url}/api/sessions/{room}")
             with contextlib.suppress(api.TwirpError):  # already gone: the DELETE above or LiveKit closed it
                 await lk.room.delete_room(api.DeleteRoomRequest(room=room))
-    if ctx.letta_agent_id:
-        await asyncio.to_thread(letta_client(ctx.settings).agents.delete, ctx.letta_agent_id)
-    return f"removed {len(ctx.rooms)} room(s) and the throwaway agent"
+        if ctx.letta_agent_id:
+            await asyncio.to_thread(letta_client(ctx.settings).agents.delete, ctx.letta_agent_id)
+
+        async def leftovers() -> list[str]:
+            listed = await lk.room.list_rooms(api.ListRoomsRequest(names=ctx.rooms)) if ctx.rooms else None
+            left = [f"room {r.name}" for r in (listed.rooms if listed else [])]
+            left += [f"connection {h.identity}" for h in ctx.humans if h.room.isconnected()]
+            if ctx.letta_agent_id:
+                agents = await asyncio.to_thread(lambda: list(letta_client(ctx.settings).agents.list(limit=1000)))
+                left += [f"Letta agent {a.id}" for a in agents if a.id == ctx.letta_agent_id]
+            return left
+
+        try:
+            await poll(lambda: _negate(leftovers), CLEANUP_S, "what smoke made to be gone")
+        except AssertionError:
+            raise CheckFailed(f"still there after {CLEANUP_S:.0f}s: {', '.join(await leftovers())}") from None
+    agent = " and the throwaway agent" if ctx.letta_agent_id else ""
+    return f"removed {len(ctx.rooms)} room(s){agent}; checked: none of them is left"
 
 
 CHECKS: list[tuple[str, Check]] = [

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
 
 from services.agent.probe import (
+    FALLBACK_LINES,
     Human,
     create_room,
     default_agent_id,
@@ -53,14 +55,20 @@ async def _conversation(settings: Settings, tmp: Path, agent_first: bool) -> Hum
             # The greeting (or any speech) reaches the human as audible audio.
             await until(lambda: human.loud_frames > 10, JOIN_S, "audible agent audio")
             await until(lambda: human.agent_state() == "listening", JOIN_S, "the agent to listen")
-            before = human.loud_frames
+            spoke_at = time.monotonic()
             human.say_pcm(speech)
+            # What the human said comes back as the human's transcript (sent on its behalf), not the agent's.
             await until(
-                lambda: "name" in human.transcript_text(),
+                lambda: "name" in human.user_text(),
                 REPLY_S,
-                lambda: f"'name' in the transcripts {human.transcripts}",
+                lambda: f"'name' in the human's transcripts {human.transcripts}",
             )
-            await until(lambda: human.loud_frames > before + 10, REPLY_S, "a spoken reply")
+            # A reply: agent audio of a segment that is not the spoken sorry (Letta down or slow speaks that).
+            await until(
+                lambda: human.reply_frames(spoke_at) > 10,
+                REPLY_S,
+                lambda: f"a spoken reply that is not a fallback line; agent said {human.agent_text()!r}",
+            )
             assert len(await our_agents(lk, settings, room)) == 1
             return human
         finally:
@@ -83,7 +91,8 @@ def test_voice_turn_is_heard_transcribed_and_answered(stack: Settings, tmp_path:
         human = asyncio.run(_conversation(stack, tmp_path, agent_first))
     except AssertionError as exc:
         pytest.fail(f"{exc}\n--- agent log ---\n{log_tail(stack, 'agent', 60)}")
-    assert "name" in human.transcript_text()
+    assert "name" in human.user_text()
+    assert not any(line in human.agent_text() for line in FALLBACK_LINES), human.agent_text()
     # Per-turn metrics reach the worker's Prometheus endpoint.
     eventually(lambda: _metric(stack, "lvs_agent_turns_total", 'role="user"') > turns, 15, what="user turn metric")
     eventually(

@@ -259,6 +259,28 @@ def test_concurrent_race_keeps_the_older_room(h: Harness, client: FlaskClient) -
     assert list(h.livekit.rooms) == ["lvs-000000000000000c"]  # ours was removed again
 
 
+def test_a_racing_takeover_of_the_new_room_is_a_conflict_not_a_503(h: Harness, client: FlaskClient) -> None:
+    from services.web.policy import RoomSnapshot
+
+    # Found by the stack fuzz: two takeovers at once; the other one deleted our room before its dispatch.
+    h.livekit.takeover_on_open = RoomSnapshot("lvs-000000000000000d", AGENT_ID, True, _now_ms())
+    status, data = post(client, "/api/sessions", {"agent_id": AGENT_ID, "takeover": True})
+    assert status == 409 and data["room"] == "lvs-000000000000000d", (status, data)
+
+
+def test_a_dispatch_refused_for_another_reason_is_still_a_503(h: Harness, client: FlaskClient) -> None:
+    from services.web.livekit_gateway import LiveKitError
+    from services.web.policy import RoomSnapshot
+
+    def refuse(room: str, letta_agent_id: str, user: str = "", admin: bool = True) -> None:
+        h.livekit.rooms[room] = RoomSnapshot(room, letta_agent_id, True, _now_ms())  # our room stays
+        raise LiveKitError("livekit-server refused the call: unavailable")
+
+    h.livekit.open_session = refuse  # type: ignore[method-assign]
+    status, data = post(client, "/api/sessions", {"agent_id": AGENT_ID})
+    assert status == 503, (status, data)
+
+
 def _now_ms() -> int:
     import time
 

@@ -62,6 +62,9 @@ class FakeLiveKit:
     dispatches: list[tuple[str, str, str]] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     rival_on_open: RoomSnapshot | None = None  # a room another worker created at the same moment
+    # A racing request's takeover between our room and its dispatch: it deletes our room and opens its own;
+    # the real livekit-server then refuses the dispatch into the deleted room ("unavailable").
+    takeover_on_open: RoomSnapshot | None = None
 
     def _check(self) -> None:
         if self.down:
@@ -87,6 +90,10 @@ class FakeLiveKit:
     def open_session(self, room: str, letta_agent_id: str, user: str = "", admin: bool = True) -> None:
         self._check()
         now_ms = int(time.time() * 1000)
+        if self.takeover_on_open is not None:
+            self.deleted.append(room)
+            self.rooms[self.takeover_on_open.name] = self.takeover_on_open
+            raise LiveKitError("livekit-server refused the call: unavailable")
         self.rooms[room] = RoomSnapshot(room, letta_agent_id, True, now_ms, user=user)
         self.dispatches.append((room, self.settings.agent.name, letta_agent_id))
         if self.rival_on_open is not None:

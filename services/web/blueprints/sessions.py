@@ -59,6 +59,14 @@ def _conflict(live: list[RoomSnapshot], who: Principal) -> ApiError:
     )
 
 
+def _rival_that_took_over(room: str, agent_id: str, grace: float, agent_prefix: str) -> RoomSnapshot | None:
+    """The live session that replaced our just-created ``room`` (gone again), if that is what happened."""
+    if livekit().room(room) is not None:
+        return None
+    live = live_rooms(livekit().rooms_for(agent_id), agent_id, _now_ms(), grace, agent_prefix)
+    return race_winner([r for r in live if r.name != room])
+
+
 def _rate_limit(who: Principal) -> None:
     keys = [f"sessions:addr:{client_address()}"] + ([f"sessions:user:{who.name}"] if who.name else [])
     allowed, retry_after = store().hit(keys, settings().web.sessions_per_minute, 60.0)
@@ -98,7 +106,15 @@ def create_session() -> ResponseReturnValue:
             # Minted earlier and never joined (past the grace): its token must not open a second session.
             for unused in unused_rooms(rooms, live):
                 livekit().delete_room(unused.name)
-            livekit().open_session(room, agent.id, who.name, who.admin)
+            try:
+                livekit().open_session(room, agent.id, who.name, who.admin)
+            except LiveKitError:
+                # A racing request's takeover may delete our new room before its dispatch (LiveKit then
+                # refuses the dispatch): that request won the race, so this one is a conflict, not a 503.
+                rival = _rival_that_took_over(room, agent.id, grace, agent_prefix)
+                if rival is None:
+                    raise
+                raise _conflict([rival], who) from None
             # Two workers may have raced for the same agent: the oldest room stays, the others go.
             live = live_rooms(livekit().rooms_for(agent.id), agent.id, _now_ms(), grace, agent_prefix)
             winner = race_winner(live)
