@@ -72,11 +72,11 @@ smoke: ## prove the running stack works end to end (json=1 for JSON)
 ifeq ($(MODE),compose)
 	@bash scripts/compose.sh smoke $(if $(json),--json,)
 else
-	@$(PY) -m tests.smoke $(if $(json),--json,)
+	@$(PY) -m services.smoke $(if $(json),--json,)
 endif
 
 probe: ## the smoke round trip every 5 min as a probe, metrics on :9102 (every=SECONDS, port=N)
-	@$(PY) -m tests.smoke --every $(or $(every),300) --metrics-port $(or $(port),9102)
+	@$(PY) -m services.smoke --every $(or $(every),300) --metrics-port $(or $(port),9102)
 
 test: ## lint, every test: unit, the native stack, browser, chaos (started and stopped), then test-compose
 	@bash scripts/test.sh

@@ -63,9 +63,8 @@ cmd_logs() {
 
 cmd_smoke() {
   require_compose
-  # our image with the tests folder mounted, on the host network like the services it checks
-  COMPOSE_PROFILES="$(compose_profiles)" compose run --rm --no-deps -T \
-    --volume "$ROOT/tests:/app/tests:ro" web python -m tests.smoke "$@"
+  # a product command of our image (services/smoke), on the host network like the services it checks
+  COMPOSE_PROFILES="$(compose_profiles)" compose run --rm --no-deps -T web python -m services.smoke "$@"
 }
 
 cmd_users() {

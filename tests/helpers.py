@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 import subprocess
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -16,6 +15,7 @@ import httpx
 
 from services.shared.letta import letta_headers
 from services.shared.settings import Settings
+from services.web.store import throwaway_account as web_account  # noqa: F401 (the tests' name for it)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -112,20 +112,6 @@ def eventually(condition: Callable[[], T], timeout: float, interval: float = 0.2
             last_error = error
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}" + (f": {last_error!r}" if last_error else ""))
-
-
-@contextmanager
-def web_account(settings: Settings, prefix: str = "test", admin: bool = False) -> Iterator[tuple[str, str]]:
-    """A throwaway web account (name, password) in the stack's own store, removed afterwards."""
-    from services.web.store import Store
-
-    store = Store.for_settings(settings)
-    name, password = f"{prefix}-{secrets.token_hex(4)}", secrets.token_urlsafe(16)
-    store.add_user(name, password, admin=admin)
-    try:
-        yield name, password
-    finally:
-        store.remove_user(name)
 
 
 def worker_names(settings: Settings) -> list[str]:

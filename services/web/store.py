@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import sqlite3
 import threading
 import time
@@ -194,3 +195,15 @@ class Store:
     def clear(self, key: str) -> None:
         with self._tx() as db:
             db.execute("DELETE FROM hits WHERE key = ?", (key,))
+
+
+@contextmanager
+def throwaway_account(settings: Settings, prefix: str = "test", admin: bool = False) -> Iterator[tuple[str, str]]:
+    """A temporary web account (name, password) in the stack's own store, removed afterwards (smoke, tests)."""
+    store = Store.for_settings(settings)
+    name, password = f"{prefix}-{secrets.token_hex(4)}", secrets.token_urlsafe(16)
+    store.add_user(name, password, admin=admin)
+    try:
+        yield name, password
+    finally:
+        store.remove_user(name)

@@ -28,7 +28,7 @@ async def rooms_left(settings: Settings, names: list[str]) -> list[str]:
 def test_smoke_passes_and_cleans_up(stack: Settings) -> None:
     before = {a.id for a in letta_client(stack).agents.list(limit=1000)}
     result = subprocess.run(
-        [str(stack.stack.dir / "venv/bin/python"), "-m", "tests.smoke", "--json"],
+        [str(stack.stack.dir / "venv/bin/python"), "-m", "services.smoke", "--json"],
         cwd=ROOT,
         capture_output=True,
         text=True,

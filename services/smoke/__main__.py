@@ -1,4 +1,4 @@
-"""`python -m tests.smoke [--json]`: run the smoke checks against a running stack and print the verdict.
+"""`python -m services.smoke [--json]`: run the smoke checks against a running stack and print the verdict.
 
 Exit status 0 when every check passed, 1 otherwise. Settings (URLs, keys) come from the environment/.env,
 so the same command checks the native stack or a deployed one. With `--every SECONDS` it becomes the probe
@@ -21,8 +21,8 @@ from typing import Any
 import httpx
 
 from services.shared.settings import Settings, load_settings_or_exit
-from tests.helpers import web_account
-from tests.smoke.checks import CHECKS, SmokeContext, cleanup
+from services.smoke.checks import CHECKS, SmokeContext, cleanup
+from services.web.store import throwaway_account
 
 MARK = {True: "\033[32m✓\033[0m", False: "\033[31m✗\033[0m"}
 CHECK_TIMEOUT_S = 180
@@ -47,7 +47,7 @@ async def run_checks(settings: Settings, quiet: bool) -> list[dict[str, Any]]:
     async with httpx.AsyncClient(timeout=30) as http:
         with contextlib.ExitStack() as accounts:
             if settings.auth_required:  # a throwaway admin account, removed at the end
-                name, password = accounts.enter_context(web_account(settings, "smoke", admin=True))
+                name, password = accounts.enter_context(throwaway_account(settings, "smoke", admin=True))
                 login = {"name": name, "password": password}
                 (await http.post(f"{settings.web.base_url}/api/login", json=login)).raise_for_status()
             ctx = SmokeContext(settings, http)
@@ -95,7 +95,7 @@ def main() -> int:
     # The loopback development secret is short on purpose; deployed stacks use 32+ bytes (checked by settings).
     warnings.filterwarnings("ignore", message="The HMAC key is")
     logging.getLogger("livekit").setLevel(logging.CRITICAL)  # the rtc SDK's own noise on disconnects
-    parser = argparse.ArgumentParser(prog="python -m tests.smoke", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m services.smoke", description=__doc__)
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of lines")
     parser.add_argument("--every", type=float, help="repeat every SECONDS as a probe (runs until stopped)")
     parser.add_argument("--metrics-port", type=int, default=9102, help="probe metrics port (default 9102)")
