@@ -22,13 +22,6 @@ cmd_up() {
     die "some containers are not healthy (named above, with their last log lines; 'make logs s=SERVICE' for more)"
   fi
   compose ps
-  step "PostgreSQL asks for passwords on its socket and on 127.0.0.1"
-  # volumes initialised before POSTGRES_INITDB_ARGS (compose.yaml) trust local connections: switched in place
-  compose exec -T -u postgres letta-db bash -c \
-    'if grep -qE "^[^#]*[[:space:]]trust[[:space:]]*$" "$PGDATA/pg_hba.conf"; then
-       sed -i -E "/^[[:space:]]*#/! s/[[:space:]]trust[[:space:]]*$/ scram-sha-256/" "$PGDATA/pg_hba.conf" &&
-       psql -qtA -U "$POSTGRES_USER" -d postgres -c "SELECT pg_reload_conf()" >/dev/null && echo "switched from trust"
-     else echo "already"; fi' || die "could not switch letta-db off trust authentication"
   step "Default Letta agent"
   compose exec -T web python -m services.deploy.default_agent || die "could not prepare the default agent"
   step "Web accounts"
