@@ -268,6 +268,20 @@ def test_a_racing_takeover_of_the_new_room_is_a_conflict_not_a_503(h: Harness, c
     assert status == 409 and data["room"] == "lvs-000000000000000d", (status, data)
 
 
+def test_a_chain_of_racing_takeovers_is_a_conflict_even_when_the_rival_is_gone_too(
+    h: Harness, client: FlaskClient
+) -> None:
+    from services.web.livekit_gateway import LiveKitError
+
+    # Found by the stack fuzz in CI: our room was deleted by a takeover whose own room was taken over in turn.
+    def deleted_before_dispatch(room: str, letta_agent_id: str, user: str = "", admin: bool = True) -> None:
+        raise LiveKitError("livekit-server refused the call: unavailable")
+
+    h.livekit.open_session = deleted_before_dispatch  # type: ignore[method-assign]
+    status, data = post(client, "/api/sessions", {"agent_id": AGENT_ID, "takeover": True})
+    assert status == 409 and data["field"] == "agent_id" and "try again" in data["error"], (status, data)
+
+
 def test_a_dispatch_refused_for_another_reason_is_still_a_503(h: Harness, client: FlaskClient) -> None:
     from services.web.livekit_gateway import LiveKitError
     from services.web.policy import RoomSnapshot

@@ -111,9 +111,14 @@ def create_session() -> ResponseReturnValue:
             except LiveKitError:
                 # A racing request's takeover may delete our new room before its dispatch (LiveKit then
                 # refuses the dispatch): that request won the race, so this one is a conflict, not a 503.
-                rival = _rival_that_took_over(room, agent.id, grace, agent_prefix)
-                if rival is None:
+                if livekit().room(room) is not None:
                     raise
+                rival = _rival_that_took_over(room, agent.id, grace, agent_prefix)
+                if rival is None:  # a chain of takeovers: the rival's room is gone again too
+                    SESSIONS.labels("conflict").inc()
+                    raise ApiError(
+                        409, "another request took over this agent's session at once; try again", "agent_id"
+                    ) from None
                 raise _conflict([rival], who) from None
             # Two workers may have raced for the same agent: the oldest room stays, the others go.
             live = live_rooms(livekit().rooms_for(agent.id), agent.id, _now_ms(), grace, agent_prefix)
