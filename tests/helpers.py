@@ -22,16 +22,17 @@ ROOT = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
 
 
-def ask_letta(settings: Settings, agent_id: str, text: str) -> str:
+def ask_letta(settings: Settings, agent_id: str, text: str, timeout: float = 120) -> str:
     """One turn through Letta's OpenAI-compatible voice contract (streaming); the whole reply."""
-    import httpx
-
-    from services.shared.letta import letta_headers
 
     body = {"model": agent_id, "stream": True, "messages": [{"role": "user", "content": text}]}
     out = []
     with httpx.stream(
-        "POST", f"{settings.letta.openai_url}/chat/completions", json=body, headers=letta_headers(settings), timeout=120
+        "POST",
+        f"{settings.letta.openai_url}/chat/completions",
+        json=body,
+        headers=letta_headers(settings),
+        timeout=timeout,
     ) as response:
         assert response.status_code == 200, response.read()
         for line in response.iter_lines():
@@ -137,7 +138,6 @@ def worker_logs_tail(settings: Settings, lines: int = 40) -> str:
 
 def worker_metrics_text(settings: Settings) -> str:
     """Every worker's /metrics, concatenated (sum samples over it to count across workers)."""
-    import httpx
 
     ports = [settings.agent.instance_metrics_port(i) for i in range(settings.agent.workers)]
     return "\n".join(httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text for port in ports)
@@ -145,7 +145,6 @@ def worker_metrics_text(settings: Settings) -> str:
 
 def running_jobs(settings: Settings) -> float:
     """Jobs the stack's workers run now (each worker's GET /worker; a stopped worker runs none)."""
-    import httpx
 
     total = 0.0
     for i in range(settings.agent.workers):
@@ -199,16 +198,3 @@ def add_env_lines(path: Path, *lines: str) -> None:
     """Append settings to a .env file."""
     before = path.read_text() if path.exists() else ""
     path.write_text(before + ("" if before.endswith("\n") or not before else "\n") + "\n".join(lines) + "\n")
-
-
-def letta_reply(settings: Settings, agent_id: str, text: str, timeout: float = 120) -> str:
-    """One turn through Letta's voice contract (streaming /v1/chat/completions, as the worker calls it)."""
-    body = {"model": agent_id, "stream": True, "messages": [{"role": "user", "content": text}]}
-    out = []
-    url = f"{settings.letta.openai_url}/chat/completions"
-    with httpx.stream("POST", url, json=body, headers=letta_headers(settings), timeout=timeout) as response:
-        assert response.status_code == 200, response.read()
-        for line in response.iter_lines():
-            if line.startswith("data: {"):
-                out.append(json.loads(line[6:])["choices"][0]["delta"].get("content") or "")
-    return "".join(out)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import secrets
 import signal
@@ -24,7 +23,7 @@ import httpx
 import pytest
 
 from services.agent.probe import Human, human_with_agent, our_agents, poll, until
-from services.shared.letta import letta_client, letta_headers
+from services.shared.letta import letta_client
 from services.shared.letta_agents import create_voice_agent
 from services.shared.livekit import LETTA_AGENT_ATTRIBUTE
 from services.shared.settings import Settings, get_settings
@@ -44,7 +43,7 @@ from tests.compose.helpers import (
     script,
     state,
 )
-from tests.helpers import eventually
+from tests.helpers import ask_letta, eventually
 
 pytestmark = pytest.mark.compose
 
@@ -160,20 +159,6 @@ def test_livekit_container_restarted_a_new_session_works(
     )
 
 
-def ask(settings: Settings, agent_id: str, text: str) -> str:
-    """One streamed turn through Letta's OpenAI-compatible endpoint (the voice contract)."""
-    body = {"model": agent_id, "stream": True, "messages": [{"role": "user", "content": text}]}
-    out = []
-    with httpx.stream(
-        "POST", f"{settings.letta.openai_url}/chat/completions", json=body, headers=letta_headers(settings), timeout=180
-    ) as response:
-        assert response.status_code == 200, response.read()
-        for line in response.iter_lines():
-            if line.startswith("data: {"):
-                out.append(json.loads(line[6:])["choices"][0]["delta"].get("content") or "")
-    return "".join(out)
-
-
 def said(settings: Settings, agent_id: str) -> str:
     """Every message text of the agent's history, through Letta's API."""
     texts = []
@@ -232,7 +217,7 @@ def test_backup_and_restore_round_trip_in_compose_mode(settings: Settings, tmp_p
 def test_down_and_up_keep_the_letta_agent_and_a_word_told_before(settings: Settings, letta_agent: str) -> None:
     """`make down && make up` in compose mode: the Letta agent and a word told before are still there"""
     word = f"zebra{secrets.token_hex(3)}"
-    ask(settings, letta_agent, f"Please remember this word: {word}.")
+    ask_letta(settings, letta_agent, f"Please remember this word: {word}.", timeout=180)
     assert word in said(settings, letta_agent), "the word is not in the agent's history before the restart"
     volumes_before = set(docker("volume", "ls", "-q").stdout.split())
     started = time.monotonic()

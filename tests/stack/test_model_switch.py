@@ -18,7 +18,7 @@ import pytest
 from services.shared.letta import letta_client
 from services.shared.settings import LOCAL_MODEL_FILE, Settings
 from services.stack.supervisor import Supervisor
-from tests.helpers import add_env_lines, letta_reply, make_up
+from tests.helpers import add_env_lines, ask_letta, make_up
 from tests.scripted_llm import MODEL as SCRIPTED_MODEL
 from tests.scripted_llm import scripted_llm
 
@@ -41,7 +41,7 @@ def up_and_answer(settings: Settings, model: str, endpoint: str) -> tuple[str, s
     assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-1000:]
     agent = default_agent(settings)
     assert (agent.llm_config.model, agent.llm_config.model_endpoint.rstrip("/")) == (model, endpoint)
-    reply = letta_reply(settings, agent.id, "What is the capital of France?")
+    reply = ask_letta(settings, agent.id, "What is the capital of France?")
     assert reply.strip(), f"no answer from {model}"
     return up.stdout, reply
 
