@@ -71,8 +71,12 @@ def is_ours(p: ParticipantView, prefix: str) -> bool:
 
 
 def is_dead(p: ParticipantView, now: float, dead_after: float) -> bool:
-    """Its heartbeat stopped: the process behind it is gone although the server still lists it."""
-    return p.heartbeat_at is not None and now - p.heartbeat_at > dead_after
+    """Its heartbeat stopped: the process behind it is gone although the server still lists it.
+
+    The first beat is the attribute given at accept time; on a busy machine the job may join seconds later,
+    so the join itself counts as a sign of life too (else a slow start would be judged dead on arrival).
+    """
+    return p.heartbeat_at is not None and now - max(p.heartbeat_at, p.joined_at) > dead_after
 
 
 def is_live(

@@ -20,7 +20,7 @@ from services.agent.policy import (
     agent_identity,
     decide_request,
 )
-from services.agent.server import program_name
+from services.agent.server import program_name, worker_api_url
 from services.shared.livekit import (
     HEARTBEAT_ATTRIBUTE,
     LETTA_AGENT_ATTRIBUTE,
@@ -101,7 +101,7 @@ class RequestHandler:
 
     async def _snapshot(self, room: str) -> list[ParticipantView] | None:
         if self._lkapi is None:
-            self._lkapi = livekit_api(self._settings)
+            self._lkapi = livekit_api(self._settings, worker_api_url(self._settings))
         try:
             resp = await asyncio.wait_for(
                 self._lkapi.room.list_participants(api.ListParticipantsRequest(room=room)), LIST_TIMEOUT_S

@@ -53,6 +53,13 @@ def worker_url(settings: Settings) -> str:
     return lk.node_url(settings.agent.instance % lk.nodes)
 
 
+def worker_api_url(settings: Settings) -> str:
+    """The server API of the node this worker registered with: its duplicate checks ask the node that hands
+    it jobs (every node answers for every room through Redis), so a stopped node 1 leaves them working."""
+    lk = settings.livekit
+    return lk.node_http_url(settings.agent.instance % lk.nodes)
+
+
 def build_server(settings: Settings):  # -> AgentServer (import deferred: see run())
     """An AgentServer with our request handler, prewarm and entrypoint, configured from settings."""
     from livekit.agents import AgentServer

@@ -29,7 +29,7 @@ from services.shared.livekit import (
 )
 from services.shared.logging import bind_context
 from services.shared.ownership import principal_from_metadata
-from services.shared.prompt_warmup import try_warm_prompt
+from services.shared.prompt_warmup import warm_prompt_for_job
 from services.shared.settings import Settings, get_settings
 
 log = logging.getLogger("lvs.agent.session")
@@ -378,5 +378,5 @@ async def entrypoint(ctx: JobContext) -> None:
         log.error("Letta unavailable at job start; continuing", extra={"detail": found.detail})
     elif settings.llm.is_local:
         # Fill llama.cpp's prompt cache with this agent's prompt while the greeting plays.
-        job._spawn(asyncio.to_thread(try_warm_prompt, settings, letta_agent_id), "warm_prompt")
+        job._spawn(asyncio.to_thread(warm_prompt_for_job, settings, letta_agent_id), "warm_prompt")
     await job.run(letta_agent_id)

@@ -69,9 +69,18 @@ Memory = Mapping[str, RoomMemory]
 NEVER_DEAD = float("inf")
 
 
+def last_sign_of_life(p: ParticipantView) -> float | None:
+    """The newer of an agent's heartbeat and its join (None: it publishes no heartbeat).
+
+    The first beat is the attribute given when the job was accepted; a job that starts slowly joins seconds
+    later with that old beat, and a join is as good a sign of life as a beat."""
+    return None if p.heartbeat_at is None else max(p.heartbeat_at, p.joined_at)
+
+
 def is_dead(p: ParticipantView, now: float, dead_after: float) -> bool:
     """An agent of ours whose heartbeat stopped (one without a heartbeat is never judged dead)."""
-    return p.is_our_agent and p.heartbeat_at is not None and now - p.heartbeat_at > dead_after
+    alive_at = last_sign_of_life(p)
+    return p.is_our_agent and alive_at is not None and now - alive_at > dead_after
 
 
 def our_agents(room: RoomView, now: float = 0.0, dead_after: float = NEVER_DEAD) -> list[ParticipantView]:
@@ -109,7 +118,7 @@ def observe_room(previous: RoomMemory | None, room: RoomView, now: float, dead_a
     humans = waiting_humans(room)
     has_agent = bool(our_agents(room, now, dead_after))
     waiting = bool(humans) and not has_agent
-    last_beat = max((p.heartbeat_at or now for p in dead_agents(room, now, dead_after)), default=None)
+    last_beat = max((last_sign_of_life(p) or now for p in dead_agents(room, now, dead_after)), default=None)
     if waiting and last_beat is not None and (prev.waiting_since is None or last_beat < prev.waiting_since):
         waiting_since: float | None = last_beat  # a dead agent: the human has waited since its last sign of life
     elif waiting and seen and prev.had_agent:
@@ -214,7 +223,7 @@ def decide_room(
     for p in dead_agents(room, now, dead_after):
         if p.identity not in removed:
             removed.add(p.identity)
-            reason = f"no heartbeat for {now - (p.heartbeat_at or now):.1f}s"
+            reason = f"no heartbeat for {now - (last_sign_of_life(p) or now):.1f}s"
             actions.append(Action(ActionKind.REMOVE_PARTICIPANT, Rule.DEAD_AGENT, room.name, p.identity, None, reason))
     agents = [p for p in our_agents(room, now, dead_after) if p.identity not in removed]
     if len(agents) > 1:

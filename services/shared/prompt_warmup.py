@@ -8,8 +8,10 @@ blocks, history) and llama.cpp processes only the new words. Offline model only.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+from pathlib import Path
 
 import httpx
 
@@ -52,6 +54,31 @@ def try_warm_prompt(settings: Settings, letta_agent_id: str, timeout: float = 90
         return f"skipped ({type(exc).__name__})"
     log.info("prompt warmed", extra={"letta_agent_id": letta_agent_id, "seconds": round(seconds, 2)})
     return f"warmed in {seconds:.1f}s"
+
+
+# A job start warms its agent's prompt only if no other job did in this long: a burst of rooms for one agent
+# (a reconnect storm, ten tabs) would otherwise queue ten identical warm-ups on the model it shares.
+JOB_WARM_EVERY_S = 60.0
+
+
+def claim_warm_up(marker: Path, now: float, every: float = JOB_WARM_EVERY_S) -> bool:
+    """True when this caller should warm: the marker is missing or older than ``every`` (it is touched)."""
+    try:
+        if now - marker.stat().st_mtime < every:
+            return False
+    except FileNotFoundError:
+        marker.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    marker.touch()
+    os.utime(marker, (now, now))
+    return True
+
+
+def warm_prompt_for_job(settings: Settings, letta_agent_id: str) -> str:
+    """try_warm_prompt at a job's start, unless another job of this machine warmed this agent just now."""
+    marker = settings.stack.run_dir / "prompt-warm" / letta_agent_id
+    if not claim_warm_up(marker, time.time()):
+        return "skipped (warmed by another job just now)"
+    return try_warm_prompt(settings, letta_agent_id)
 
 
 class PromptWarming:

@@ -38,6 +38,7 @@ from pathlib import Path
 import httpx
 
 from services.agent.probe import Human, espeak_wav, human_with_agent, until
+from services.agent.server import program_name
 from services.agent.voice import SORRY_EMPTY, SORRY_INTERRUPTED, SORRY_UNAVAILABLE
 from services.shared.letta import letta_client
 from services.shared.letta_agents import create_voice_agent
@@ -46,6 +47,7 @@ from services.stack.supervisor import Supervisor
 from tests.bench.bench_voice import greeted, one_turn
 from tests.bench.report import Goal, Section, percentile
 from tests.bench.sampler import TreeSampler, Usage
+from tests.helpers import running_jobs, worker_metrics_text
 
 P95_GOAL_S = 2.0
 TURNS = 3
@@ -100,8 +102,7 @@ def wait_worker_idle(settings: Settings, timeout: float = 30.0) -> bool:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         try:
-            info = httpx.get(f"http://127.0.0.1:{settings.agent.port}/worker", timeout=5).json()
-            if float(info.get("worker_load", 1)) == 0:
+            if running_jobs(settings) == 0:  # every worker's
                 return True
         except (httpx.HTTPError, ValueError):
             pass
@@ -147,7 +148,7 @@ async def _probe_step(settings: Settings, letta_ids: list[str], speeches: list[b
 
 def _total_buckets(settings: Settings) -> dict[float, float]:
     """Cumulative counts of the worker's 'total' turn-latency histogram, by upper bound (seconds)."""
-    text = httpx.get(f"http://127.0.0.1:{settings.agent.metrics_port}/metrics", timeout=5).text
+    text = worker_metrics_text(settings)  # every worker: the session may run on any
     out: dict[float, float] = {}
     for line in text.splitlines():
         if line.startswith("lvs_agent_turn_stage_seconds_bucket{") and 'stage="total"' in line:
@@ -290,9 +291,10 @@ def bench_capacity(
 
 
 def process_roots(settings: Settings) -> dict[str, list[int]]:
-    """Root pids to sample: the agent worker (supervisord program `agent`) and every program of the stack."""
+    """Root pids to sample: the agent workers (supervisord programs `agent`, `agent-2` …) and every program."""
     info = Supervisor(settings).info()
-    return {"agent": [info["agent"].pid], "stack": [p.pid for p in info.values() if p.pid]}
+    workers = [info[program_name(i)].pid for i in range(settings.agent.workers) if program_name(i) in info]
+    return {"agent": [pid for pid in workers if pid], "stack": [p.pid for p in info.values() if p.pid]}
 
 
 def per_session_row(step: Step, idle_agent: Usage, idle_stack: Usage) -> tuple[str, str]:

@@ -10,8 +10,6 @@ import asyncio
 import tempfile
 from pathlib import Path
 
-import httpx
-
 from services.agent.probe import (
     Human,
     default_agent_id,
@@ -21,6 +19,7 @@ from services.agent.probe import (
 )
 from services.shared.settings import Settings
 from tests.bench.report import Goal, Section, percentile, summary_ms
+from tests.helpers import worker_metrics_text
 
 STAGES = ("eou", "stt", "llm_ttft", "tts_ttfb", "total")
 TURNS = 20
@@ -46,7 +45,7 @@ async def one_turn(human: Human, speech: bytes, answer_timeout: float = 60) -> f
 
 
 def _stage_sums(settings: Settings) -> dict[str, tuple[float, float]]:
-    text = httpx.get(f"http://127.0.0.1:{settings.agent.metrics_port}/metrics", timeout=5).text
+    text = worker_metrics_text(settings)  # every worker: the session may run on any
     out: dict[str, tuple[float, float]] = {}
     for stage in STAGES:
         total = count = 0.0

@@ -187,6 +187,10 @@ def beating(identity: str, beat_age: float | None, **kw) -> ParticipantView:
         ([beating("agent-letta-lvs-x", 3.5), p("human-1", agent=False)], True, ("agent-letta-lvs-x",)),
         # an agent without any heartbeat (an older worker) is never judged dead by it
         ([beating("agent-letta-lvs-x", None), p("human-1", agent=False)], False, ()),
+        # joined just now with the beat it was given at accept, seconds ago (a slow job start): alive
+        ([beating("agent-letta-lvs-x", 8.0, age=0.5), p("human-1", agent=False)], False, ()),
+        # joined long ago and silent since: dead
+        ([beating("agent-letta-lvs-x", 8.0, age=4.0), p("human-1", agent=False)], True, ("agent-letta-lvs-x",)),
         # a dead one and a live one of ours: reject, clean up the dead one
         ([beating("agent-letta-old", 10.0), beating("agent-letta-lvs-x", 0.2)], False, ("agent-letta-old",)),
         # someone else's agent with a stale heartbeat attribute is not ours: never touched

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from livekit import api
 
-from services.agent.server import worker_url
+from services.agent.server import worker_api_url, worker_url
 from services.recovery.lease import Lease, RedisConnection, RedisError, encode_command, lease_for, read_reply
 from services.recovery.sweeper import Sweeper
 from services.shared.livekit import room_metadata
@@ -159,6 +159,8 @@ def test_workers_spread_over_the_nodes(
     monkeypatch.setenv("LIVEKIT_NODES", nodes)
     monkeypatch.setenv("AGENT_INSTANCE", instance)
     assert worker_url(Settings()) == f"ws://127.0.0.1:{expected_port}"
+    # its duplicate checks ask the same node's server API (node 1 may be the one that stopped)
+    assert worker_api_url(Settings()) == f"http://127.0.0.1:{expected_port}"
 
 
 URLS = ["ws://a:1", "ws://b:1", "ws://c:1"]

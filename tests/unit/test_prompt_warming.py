@@ -36,3 +36,12 @@ def test_the_warm_up_runs_beside_the_caller_and_reports(monkeypatch: pytest.Monk
     assert warming.result(timeout=0.05) == "still running", "start() must not wait for the warm-up"
     release.set()
     assert warming.result() == "warmed in 1.0s" and calls == ["agent-1"]
+
+
+def test_a_job_start_warms_once_per_agent_and_minute(tmp_path) -> None:
+    marker = tmp_path / "prompt-warm" / "agent-1"
+    assert prompt_warmup.claim_warm_up(marker, now=1000.0, every=60.0), "the first job warms"
+    assert not prompt_warmup.claim_warm_up(marker, now=1030.0, every=60.0), "a second job 30 s later does not"
+    assert prompt_warmup.claim_warm_up(marker, now=1061.0, every=60.0), "a job after the minute warms again"
+    assert not prompt_warmup.claim_warm_up(marker, now=1062.0, every=60.0)
+    assert oct(marker.parent.stat().st_mode & 0o777) == "0o700"

@@ -304,6 +304,16 @@ DEAD_AFTER = 3.0
         ),
         ("agent without heartbeat is never judged dead", (human(age=60), beating_agent(None)), []),
         (
+            "joined just now with the beat it got at accept, seconds ago (slow job start): alive",
+            (human(age=60), beating_agent(8.0, age=0.5)),
+            [],
+        ),
+        (
+            "joined 4 s ago with an 8 s old beat: dead",
+            (human(age=60), beating_agent(8.0, age=4.0)),
+            [("dead_agent", "agent-letta-a", "remove_participant"), ("orphaned_session", None, "dispatch")],
+        ),
+        (
             "dead and live agent of ours: only the dead one goes, no dispatch",
             (human(age=60), beating_agent(9.0, "agent-letta-old"), beating_agent(0.2, "agent-letta-new")),
             [("dead_agent", "agent-letta-old", "remove_participant")],
