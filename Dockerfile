@@ -46,7 +46,7 @@ COPY --from=model /opt/lvs/cache/models/ /opt/lvs/cache/models/
 # The project runs from /app (its root, as natively: services/web/gunicorn_conf.py, `python -m services.…`),
 # so it is not pip-installed a second time into site-packages.
 RUN python -m compileall -q services \
- && install -d -m 700 /var/lib/lvs/data/web \
+ && install -d -m 700 /var/lib/lvs/data/web /var/lib/lvs/slots \
  && chown -R lvs:lvs /var/lib/lvs
 USER lvs
 # The web service by default; compose.yaml sets each service's command and health check.

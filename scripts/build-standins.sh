@@ -10,6 +10,7 @@ LIVEKIT_STANDIN=lvs-standin/livekit-server:v1.13.5
 PGVECTOR_STANDIN=lvs-standin/pgvector:0.8.1-pg16
 LETTA_STANDIN=lvs-standin/letta:0.16.8
 CADDY_STANDIN=lvs-standin/caddy:2.10.2
+REDIS_STANDIN=lvs-standin/redis:7.0.15
 LIVEKIT_BINARY="$STACK_CACHE_DIR/bin/livekit-server-v1.13.5"
 CADDY_VERSION=v2.10.2
 CADDY_BINARY="$STACK_CACHE_DIR/bin/caddy-$CADDY_VERSION"
@@ -69,10 +70,12 @@ caddy_built=""
     --build-arg BASE=lvs-local/debian:bookworm --build-arg PYTHON_BASE=lvs-test/python:3.11-bookworm-ca
   build "$LETTA_STANDIN" letta "$ROOT/config/letta-constraints.txt" -- \
     --build-arg "PGVECTOR_IMAGE=$PGVECTOR_STANDIN" --build-arg PYTHON_BASE=lvs-test/python:3.11-bookworm-ca
+  build "$REDIS_STANDIN" redis -- --build-arg BASE=lvs-local/debian:bookworm
   if caddy_binary; then
     build "$CADDY_STANDIN" caddy "$CADDY_BINARY=caddy" -- --build-arg BASE=lvs-local/debian:bookworm
     caddy_built=1
   fi
 } >&2
-printf 'LIVEKIT_IMAGE=%s\nPOSTGRES_IMAGE=%s\nLETTA_IMAGE=%s\n' "$LIVEKIT_STANDIN" "$PGVECTOR_STANDIN" "$LETTA_STANDIN"
+printf 'LIVEKIT_IMAGE=%s\nPOSTGRES_IMAGE=%s\nLETTA_IMAGE=%s\nREDIS_IMAGE=%s\n' "$LIVEKIT_STANDIN" "$PGVECTOR_STANDIN" \
+  "$LETTA_STANDIN" "$REDIS_STANDIN"
 [[ -z "$caddy_built" ]] || printf 'CADDY_IMAGE=%s\n' "$CADDY_STANDIN"

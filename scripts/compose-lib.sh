@@ -3,7 +3,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ENV_FILE="${ENV_FILE:-$ROOT/.env}"
-export ALL_PROFILES="local-models,tls"  # every profile, for down/status/logs
+export ALL_PROFILES="local-models,tls,scale"  # every profile, for down/status/logs
 
 # env_get KEY: the value the stack will use: the process environment first, then the .env file.
 env_get() {
@@ -17,14 +17,18 @@ env_get() {
 }
 
 # compose_profiles: local-models when the LLM resolves to the local model (as LLMSettings.resolved_provider
-# does), tls when DEPLOY_DOMAIN is set.
+# does), tls when DEPLOY_DOMAIN is set, scale when LIVEKIT_NODES is 2 (compose.yaml has two nodes at most).
 compose_profiles() {
-  local provider profiles=()
+  local provider nodes profiles=()
+  nodes="$(env_get LIVEKIT_NODES)"; nodes="${nodes:-1}"
+  [[ "$nodes" =~ ^[12]$ ]] \
+    || die "LIVEKIT_NODES=$nodes: compose mode runs 1 node, or 2 with the scale profile (more: docs/deploy.md, several VMs)"
   provider="$(env_get LLM_PROVIDER)"; provider="${provider:-auto}"
   if [[ "$provider" == local || ( "$provider" == auto && -z "$(env_get OPENAI_API_KEY)" ) ]]; then
     profiles+=(local-models)
   fi
   [[ -n "$(env_get DEPLOY_DOMAIN)" ]] && profiles+=(tls)
+  ((nodes == 2)) && profiles+=(scale)
   local IFS=,; printf '%s' "${profiles[*]}"
 }
 

@@ -22,6 +22,9 @@ cmd_up() {
     die "some containers are not healthy (named above, with their last log lines; 'make logs s=SERVICE' for more)"
   fi
   compose ps
+  step "Agent workers registered with livekit-server (AGENT_WORKERS=$(env_get AGENT_WORKERS | grep . || echo 1))"
+  compose exec -T web python -m services.deploy.workers --wait "${STACK_HEALTH_TIMEOUT:-600}" \
+    || die "an agent worker did not register (named above; 'make logs s=agent' for its log)"
   step "Default Letta agent"
   compose exec -T web python -m services.deploy.default_agent || die "could not prepare the default agent"
   step "Web accounts"
@@ -46,7 +49,11 @@ cmd_down() {
 
 cmd_status() {
   require_compose
-  COMPOSE_PROFILES="$ALL_PROFILES" compose ps --all --format "table {{.Service}}\t{{.State}}\t{{.Health}}\t{{.Status}}"
+  COMPOSE_PROFILES="$ALL_PROFILES" compose ps --all --format "table {{.Name}}\t{{.State}}\t{{.Health}}\t{{.Status}}"
+  if [[ -n "$(compose ps -q --status running web 2>/dev/null)" ]]; then
+    echo "agent workers:"
+    compose exec -T web python -m services.deploy.workers || true
+  fi
 }
 
 cmd_logs() {

@@ -2,10 +2,12 @@
 # make test-compose: the containerised stack for real, on a machine that cannot pull images.
 #   engine up (scripts/install-docker-engine.sh) -> local base images and stand-ins of the upstream images
 #   -> `make up MODE=compose` from nothing to every container healthy -> smoke -> faults (tests/compose)
+#   -> tls profile (Chromium) -> scale (two agent replicas, Redis, two livekit nodes)
 #   -> `make down MODE=compose` (volumes kept) -> the engine stopped again if this run started it.
 # The stand-ins replace the official images through the image settings (LIVEKIT_IMAGE, …); our image is
 # built by compose as on a VM, from test bases that trust this machine's CA certificates.
-# KEEP_ENGINE=1 leaves the engine running; SKIP_SMOKE=1 stops after the health checks, SKIP_FAULTS=1 after smoke.
+# KEEP_ENGINE=1 leaves the engine running; SKIP_SMOKE=1 stops after the health checks, SKIP_FAULTS=1 after smoke;
+# SKIP_TLS=1 / SKIP_SCALE=1 leave out the tls / scale step.
 source "$(dirname "$0")/compose-lib.sh"
 cd "$ROOT" || exit 1
 
@@ -18,7 +20,7 @@ phase_done() { timings+=("$1: $((SECONDS - phase_at)) s"); phase_at=$SECONDS; }
 stack_ports() {
   local key default
   for pair in LIVEKIT_PORT=7880 POSTGRES_PORT=5433 LETTA_PORT=8283 WEB_PORT=8080 RECOVERY_PORT=8082 AGENT_PORT=8081 \
-    LLM_PORT=8090 EMBEDDINGS_PORT=8098; do
+    LLM_PORT=8090 EMBEDDINGS_PORT=8098 REDIS_PORT=6390; do
     key="${pair%%=*}"; default="${pair#*=}"
     printf '%s=%s\n' "$key" "$(env_get "$key" | grep . || echo "$default")"
   done
@@ -47,7 +49,7 @@ report_unhealthy() {
 
 env_saved=""
 restore_env() {
-  if [[ -n "$env_saved" ]]; then mv "$STACK_DIR/run/env.before-tls" "$ENV_FILE"; env_saved=""; fi
+  if [[ -n "$env_saved" ]]; then mv "$STACK_DIR/run/env.before-step" "$ENV_FILE"; env_saved=""; fi
 }
 
 engine_started=""
@@ -113,7 +115,7 @@ fi
 TLS_DOMAIN="${TLS_DOMAIN:-voice.lvs.test}"
 if [[ -z "${SKIP_SMOKE:-}${SKIP_FAULTS:-}${SKIP_TLS:-}" ]]; then
   step "tls profile: DEPLOY_DOMAIN=$TLS_DOMAIN DEPLOY_TLS=internal (Caddy), real Chromium over HTTPS and wss"
-  install -m 600 "$ENV_FILE" "$STACK_DIR/run/env.before-tls"; env_saved=1
+  install -m 600 "$ENV_FILE" "$STACK_DIR/run/env.before-step"; env_saved=1
   printf '\n# make test-compose, tls step (removed again)\nDEPLOY_DOMAIN=%s\nDEPLOY_TLS=internal\nLIVEKIT_PUBLIC_URL=wss://%s\n' \
     "$TLS_DOMAIN" "$TLS_DOMAIN" >>"$ENV_FILE"
   LIVEKIT_PUBLIC_URL="" make --no-print-directory up MODE=compose || die "make up MODE=compose with the tls profile failed"
@@ -127,6 +129,23 @@ if [[ -z "${SKIP_SMOKE:-}${SKIP_FAULTS:-}${SKIP_TLS:-}" ]]; then
   phase_done "tls profile (Chromium over HTTPS/wss)"
 fi
 
-# 7. down (volumes kept), engine stopped by the cleanup
+# 7. scale: two agent replicas (AGENT_WORKERS=2) and the scale profile (LIVEKIT_NODES=2: Redis and a second
+# livekit-server node), on the same stack and volumes; .env is restored afterwards (also by the cleanup).
+if [[ -z "${SKIP_SMOKE:-}${SKIP_FAULTS:-}${SKIP_SCALE:-}" ]]; then
+  step "scale: AGENT_WORKERS=2 LIVEKIT_NODES=2 (two agent replicas; Redis and a second livekit-server node)"
+  install -m 600 "$ENV_FILE" "$STACK_DIR/run/env.before-step"; env_saved=1
+  printf '\n# make test-compose, scale step (removed again)\nAGENT_WORKERS=2\nLIVEKIT_NODES=2\n' >>"$ENV_FILE"
+  make --no-print-directory up MODE=compose || die "make up MODE=compose with AGENT_WORKERS=2 LIVEKIT_NODES=2 failed"
+  phase_done "make up MODE=compose with two agent replicas and the scale profile"
+  if ! "$STACK_DIR/venv/bin/python" -m pytest -q -s -m compose "$ROOT/tests/compose/test_compose_scale.py" \
+    -p no:cacheprovider | tee "$STACK_DIR/run/test-compose-scale.log"; then
+    die "a scale test failed (output above)"
+  fi
+  grep -o 'compose figure: .*' "$STACK_DIR/run/test-compose-scale.log" | sed 's/^compose figure: /    /'
+  restore_env
+  phase_done "scale (tests/compose/test_compose_scale.py)"
+fi
+
+# 8. down (volumes kept), engine stopped by the cleanup
 make --no-print-directory down MODE=compose || die "make down MODE=compose failed"
 phase_done "make down MODE=compose"

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from typing import IO
 
 from pydantic import ValidationError
 
 from services.shared import settings as settings_module
-from services.shared.settings import get_settings
+from services.agent.slots import INSTANCE_FILE, SlotError, claim_slot, write_instance
+from services.shared.settings import Settings, get_settings
 
 
 def setting_errors(exc: ValidationError) -> list[tuple[str, str]]:
@@ -21,6 +24,25 @@ def setting_errors(exc: ValidationError) -> list[tuple[str, str]]:
         name = field if field.isupper() else f"{prefix}{field}".upper()
         out.append((name or exc.title, err["msg"]))
     return out
+
+
+_slot_lock: IO[str] | None = None  # held open while the worker runs: its index stays claimed
+
+
+def claim_instance(settings: Settings) -> Settings:
+    """A compose replica: claim the first free worker index (services/agent/slots.py) and return the settings
+    of that worker. AGENT_INSTANCE goes into the environment too, so the job processes agree."""
+    global _slot_lock
+    run_dir = settings.stack.run_dir
+    (run_dir / INSTANCE_FILE).unlink(missing_ok=True)
+    assert settings.agent.slots_dir is not None
+    index, _slot_lock = claim_slot(settings.agent.slots_dir, settings.agent.workers)
+    os.environ["AGENT_INSTANCE"] = str(index)
+    get_settings.cache_clear()
+    claimed = get_settings()
+    write_instance(run_dir, index)
+    print(f"agent: worker index {index} of AGENT_WORKERS={settings.agent.workers}", file=sys.stderr)
+    return claimed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,6 +59,12 @@ def main(argv: list[str] | None = None) -> int:
         for name, msg in setting_errors(exc):
             print(f"agent: invalid setting {name}: {msg}", file=sys.stderr)
         return 2
+    if args.command == "start" and settings.agent.slots_dir is not None:
+        try:
+            settings = claim_instance(settings)
+        except SlotError as exc:
+            print(f"agent: {exc}", file=sys.stderr)
+            return 2
     if args.command == "start":
         from services.agent.server import use_metrics_dir
 

@@ -10,16 +10,24 @@ import sys
 import urllib.error
 import urllib.request
 
+from services.agent.slots import read_instance
 from services.shared.settings import Settings, get_settings
 
 TIMEOUT_S = 4.0
+
+
+def agent_port(settings: Settings) -> int:
+    """This container's worker: the index it claimed (a compose replica, services/agent/slots.py), else
+    AGENT_INSTANCE."""
+    claimed = read_instance(settings.stack.run_dir) if settings.agent.slots_dir is not None else None
+    return settings.agent.instance_port(settings.agent.instance if claimed is None else claimed)
 
 
 def health_url(settings: Settings, service: str) -> str:
     """Where ``service`` answers its health check (as the native stack's programs probe it)."""
     urls = {
         "web": f"{settings.web.base_url}/healthz",
-        "agent": f"http://127.0.0.1:{settings.agent.port}/",
+        "agent": f"http://127.0.0.1:{agent_port(settings)}/",
         "recovery": f"http://127.0.0.1:{settings.recovery.port}/healthz",
         "llm": f"{settings.llm.local_base_url}/models",
         "embeddings": f"{settings.embeddings.base_url}/models",

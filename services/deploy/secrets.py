@@ -42,6 +42,8 @@ SPECS: tuple[SecretSpec, ...] = (
     SecretSpec("LETTA_PASSWORD", lambda: secrets.token_urlsafe(32), frozenset({""}), 16),
     # hex: it goes into a postgresql:// URI unescaped
     SecretSpec("POSTGRES_PASSWORD", lambda: secrets.token_hex(24), frozenset({"", "letta"}), 16),
+    # hex: it goes into livekit's and redis' configuration unquoted (scale profile, LIVEKIT_NODES > 1)
+    SecretSpec("REDIS_PASSWORD", lambda: secrets.token_hex(32), frozenset({""}), 32),
     SecretSpec("WEB_SECRET_KEY", lambda: secrets.token_urlsafe(48), frozenset({""}), MIN_SECRET_BYTES),  # cookies
 )
 SECRET_NAMES = frozenset(spec.name for spec in SPECS if spec.name != "LIVEKIT_API_KEY")

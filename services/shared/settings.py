@@ -124,8 +124,9 @@ class LiveKitSettings(BaseSettings):
         default=1,
         ge=1,
         le=8,
-        description="livekit-server nodes (native): 1, or 2+ in distributed mode sharing Redis; node i listens on"
-        " LIVEKIT_PORT + 100*i (HTTP) and LIVEKIT_RTC_UDP_PORT/LIVEKIT_RTC_TCP_PORT + 100*i (media).",
+        description="livekit-server nodes: 1, or 2+ in distributed mode sharing Redis (compose: 1 or 2, the"
+        " scale profile); node i listens on LIVEKIT_PORT + 100*i (HTTP) and LIVEKIT_RTC_UDP_PORT/LIVEKIT_RTC_TCP_PORT"
+        " + 100*i (media).",
     )
     departure_timeout: int = Field(default=20, ge=0, description="Seconds a room lives after the last leaves.")
 
@@ -412,8 +413,19 @@ class AgentSettings(BaseSettings):
     deepgram_api_key: SecretStr | None = Field(
         default=None, validation_alias="DEEPGRAM_API_KEY", description="Deepgram key (AGENT_STT=deepgram)."
     )
-    workers: int = Field(default=1, ge=1, le=16, description="Worker programs (native; each AGENT_PORT + 100*i).")
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description="Agent workers: supervised programs (native) or replicas of the agent service (compose);"
+        " worker i listens on AGENT_PORT + 100*i and AGENT_METRICS_PORT + 100*i.",
+    )
     instance: int = Field(default=0, ge=0, le=15, description="Which worker this is (set by the stack; 0 = first).")
+    slots_dir: Path | None = Field(
+        default=None,
+        description="Folder shared by the worker replicas of compose: each claims the first free index below"
+        " AGENT_WORKERS there (a lock held while it runs) instead of AGENT_INSTANCE. Empty: AGENT_INSTANCE.",
+    )
     heartbeat_interval: float = Field(
         default=1.0, gt=0, le=10, description="Seconds between the heartbeats an agent publishes in its room."
     )
@@ -615,6 +627,7 @@ class ImageSettings(BaseSettings):
     postgres_image: str = Field(default="pgvector/pgvector:0.8.1-pg16", description="PostgreSQL + pgvector image.")
     letta_image: str = Field(default="letta/letta:0.16.8", description="Letta server image.")
     caddy_image: str = Field(default="caddy:2.10.2-alpine", description="Caddy image (tls profile).")
+    redis_image: str = Field(default="redis:7.0.15-bookworm", description="Redis image (scale profile).")
     python_image: str = Field(
         default="python:3.11.14-slim-bookworm", description="Base image of our image (Dockerfile PYTHON_IMAGE)."
     )

@@ -33,7 +33,11 @@ INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}
 # Variables a third-party image reads itself (not settings of ours), per image, with where it is documented.
 THIRD_PARTY_ENV: dict[str, set[str]] = {
     # livekit-server: --keys and --config-body (cmd/server/main.go of v1.13.5)
-    "livekit/livekit-server": {"LIVEKIT_KEYS", "LIVEKIT_CONFIG"},
+    # and its generated config overrides (pkg/config/config.go GenerateCLIFlags: LIVEKIT_<KEY PATH>), passed on
+    # by config/livekit-entry.sh only when LIVEKIT_NODES > 1
+    "livekit/livekit-server": {"LIVEKIT_KEYS", "LIVEKIT_CONFIG", "LIVEKIT_REDIS_ADDRESS", "LIVEKIT_REDIS_PASSWORD"},
+    # redis-cli reads the password from REDISCLI_AUTH (the health check); the server gets it on stdin
+    "redis": {"REDISCLI_AUTH"},
     # the official postgres image's entrypoint; PGPORT is libpq's
     "pgvector/pgvector": {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB", "PGPORT"},
     # letta/server/startup.sh (HOST, PORT, SECURE), letta.settings (LETTA_PG_URI, OPENAI_*, telemetry),
@@ -117,6 +121,7 @@ TEST_ENV = {
     "LIVEKIT_API_SECRET": "x" * 48,
     "LETTA_PASSWORD": "p" * 24,
     "POSTGRES_PASSWORD": "d" * 24,
+    "REDIS_PASSWORD": "r" * 64,
     "DEPLOY_DOMAIN": "voice.example.com",
     "LIVEKIT_PUBLIC_URL": "wss://voice.example.com",
 }
@@ -166,7 +171,7 @@ def test_docker_compose_accepts_the_file_with_every_profile(tmp_path: Path) -> N
     assert binary.returncode == 0, binary.stderr
     env_file = tmp_path / "test.env"
     env_file.write_text("".join(f"{k}={v}\n" for k, v in TEST_ENV.items()))
-    for profiles in ([], ["local-models"], ["tls"], ["local-models", "tls"]):
+    for profiles in ([], ["local-models"], ["tls"], ["scale"], ["local-models", "tls", "scale"]):
         args = [arg for p in profiles for arg in ("--profile", p)]
         result = subprocess.run(
             [
@@ -290,7 +295,8 @@ def test_profiles_hold_the_optional_services(doc: dict[str, Any]) -> None:
     profiles = {name: service.get("profiles", []) for name, service in doc["services"].items()}
     assert profiles["llm"] == profiles["embeddings"] == ["local-models"]
     assert profiles["caddy"] == ["tls"]
-    assert all(not p for n, p in profiles.items() if n not in ("llm", "embeddings", "caddy"))
+    assert profiles["redis"] == profiles["livekit-2"] == ["scale"]
+    assert all(not p for n, p in profiles.items() if n not in ("llm", "embeddings", "caddy", "redis", "livekit-2"))
 
 
 def test_caddy_proxies_the_page_and_livekit_signalling_on_the_settings_ports() -> None:

@@ -21,6 +21,7 @@ IMAGE_SETTING = {
     "letta-db": "POSTGRES_IMAGE",
     "letta": "LETTA_IMAGE",
     "caddy": "CADDY_IMAGE",
+    "redis": "REDIS_IMAGE",
 }
 DEFAULTS = {name.upper(): field.default for name, field in ImageSettings.model_fields.items()}
 
@@ -64,8 +65,8 @@ def test_the_machines_ca_certificates_reach_only_the_test_build_path() -> None:
 def test_every_stand_in_is_described_with_its_upstream_image() -> None:
     readme = (ROOT / "docker" / "standins" / "README.md").read_text()
     folders = sorted(p.name for p in (ROOT / "docker" / "standins").iterdir() if p.is_dir())
-    assert folders == ["caddy", "letta", "livekit-server", "pgvector"]
+    assert folders == ["caddy", "letta", "livekit-server", "pgvector", "redis"]
     for folder in folders:
         assert f"(`{folder}/`)" in readme
-    for setting in ("LIVEKIT_IMAGE", "POSTGRES_IMAGE", "LETTA_IMAGE", "CADDY_IMAGE"):
+    for setting in ("LIVEKIT_IMAGE", "POSTGRES_IMAGE", "LETTA_IMAGE", "CADDY_IMAGE", "REDIS_IMAGE"):
         assert f"`{DEFAULTS[setting]}`" in readme, f"{DEFAULTS[setting]} is not named in the stand-ins README"

@@ -22,6 +22,9 @@ CASES = [
     {"LLM_PROVIDER": "auto", "LLM_PORT": "9000"},
     {"DEPLOY_DOMAIN": "voice.example.com"},
     {"DEPLOY_DOMAIN": "voice.example.com", "OPENAI_API_KEY": "sk-x", "OPENAI_BASE_URL": "http://h:11434/v1"},
+    {"LIVEKIT_NODES": "2"},
+    {"LIVEKIT_NODES": "1", "DEPLOY_DOMAIN": "voice.example.com"},
+    {"LIVEKIT_NODES": "2", "DEPLOY_DOMAIN": "voice.example.com", "OPENAI_API_KEY": "sk-x"},
 ]
 
 
@@ -115,10 +118,30 @@ def test_compose_profiles_follow_the_settings(extra: dict[str, str], tmp_path: P
         _env_file=None,
         llm={"provider": extra.get("LLM_PROVIDER", "auto"), "OPENAI_API_KEY": extra.get("OPENAI_API_KEY")},
         deploy={"domain": extra.get("DEPLOY_DOMAIN")},
+        livekit={"nodes": extra.get("LIVEKIT_NODES", 1)},
     )
-    wanted = (("local-models", settings.llm.is_local), ("tls", bool(settings.deploy.domain)))
+    wanted = (
+        ("local-models", settings.llm.is_local),
+        ("tls", bool(settings.deploy.domain)),
+        ("scale", settings.livekit.cluster),
+    )
     expected = [profile for profile, on in wanted if on]
     assert (result.stdout.split(",") if result.stdout else []) == expected
+
+
+@pytest.mark.parametrize("nodes", ["3", "0", "two"])
+def test_compose_refuses_a_node_count_it_has_no_services_for(nodes: str, tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"LIVEKIT_NODES={nodes}\n")
+    result = subprocess.run(
+        ["bash", "-c", f'source "{ROOT}/scripts/compose-lib.sh"; compose_profiles'],
+        env=clean_env({"ENV_FILE": str(env_file)}),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode != 0 and f"LIVEKIT_NODES={nodes}" in result.stderr, result.stderr
 
 
 FAKE_PSQL = """#!/usr/bin/env bash

@@ -65,6 +65,7 @@ def test_first_deploy_writes_strong_secrets_copies_the_project_and_prints_ports(
         "Dockerfile",
         "config/Caddyfile",
         "config/letta-entry.sh",
+        "config/livekit-entry.sh",
         "scripts/compose.sh",
         "services/shared/settings.py",
         "config/container-requirements.txt",
