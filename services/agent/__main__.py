@@ -9,8 +9,8 @@ from typing import IO
 
 from pydantic import ValidationError
 
-from services.shared import settings as settings_module
 from services.agent.slots import INSTANCE_FILE, SlotError, claim_slot, write_instance
+from services.shared import settings as settings_module
 from services.shared.settings import Settings, get_settings
 
 

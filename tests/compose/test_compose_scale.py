@@ -27,7 +27,7 @@ from services.shared.letta import letta_client
 from services.shared.letta_agents import create_voice_agent
 from services.shared.livekit import LETTA_AGENT_ATTRIBUTE, WORKER_ATTRIBUTE, livekit_api
 from services.shared.settings import Settings, get_settings
-from tests.compose.helpers import PROJECT, compose_cmd, docker, explain, healthy, logged_in, require_healthy
+from tests.compose.helpers import PROJECT, compose_cmd, docker, explain, logged_in, require_healthy
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.compose

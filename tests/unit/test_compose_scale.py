@@ -17,7 +17,7 @@ import yaml
 from services.agent import __main__ as agent_main
 from services.agent.slots import SlotError, claim_slot, read_instance, write_instance
 from services.deploy.health import health_url
-from services.shared.settings import ROOT, NODE_PORT_STEP, Settings, get_settings
+from services.shared.settings import NODE_PORT_STEP, ROOT, Settings, get_settings
 from services.stack.render import livekit_config
 from tests.helpers import eventually
 
@@ -26,7 +26,10 @@ pytestmark = pytest.mark.unit
 COMPOSE = ROOT / "compose.yaml"
 LIVEKIT_ENTRY = ROOT / "config" / "livekit-entry.sh"
 # prints the environment livekit-server would start with, one KEY=VALUE a line, then its arguments
-FAKE_SERVER = "#!/bin/sh\nenv | grep -E '^LIVEKIT_(PORT|RTC_TCP_PORT|TURN_ENABLED|REDIS_[A-Z]+|NODES)=' | sort\necho \"ARGS $*\"\n"
+FAKE_SERVER = (
+    "#!/bin/sh\nenv | grep -E '^LIVEKIT_(PORT|RTC_TCP_PORT|TURN_ENABLED|REDIS_[A-Z]+|NODES)=' | sort\n"
+    'echo "ARGS $*"\n'
+)
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +53,12 @@ def test_replicas_claim_the_lowest_free_index_and_never_share_one(tmp_path: Path
 
 def test_a_killed_replica_gives_its_index_back(tmp_path: Path) -> None:
     """Another process holds index 0 until it is SIGKILLed (as a container's processes are): then 0 is free."""
-    code = f"from services.agent.slots import claim_slot; claim_slot(__import__('pathlib').Path({str(tmp_path)!r}), 2)"
+    code = (
+        "import pathlib, time; from services.agent.slots import claim_slot;"
+        f" held = claim_slot(pathlib.Path({str(tmp_path)!r}), 2); print('held', flush=True); time.sleep(120)"
+    )
     holder = subprocess.Popen(
-        [sys.executable, "-c", code + "; print('held', flush=True); __import__('time').sleep(120)"],
+        [sys.executable, "-c", code],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
@@ -178,9 +184,8 @@ def test_node_two_gets_the_native_clusters_ports_and_redis(tmp_path: Path) -> No
 
 
 def test_one_node_runs_without_redis_on_the_configured_ports(tmp_path: Path) -> None:
-    env = started_with(
-        run_livekit_entry(tmp_path, {"LIVEKIT_NODES": "1", "LIVEKIT_PORT": "17880", "LIVEKIT_RTC_TCP_PORT": "17881", **REDIS_ENV})
-    )
+    ports = {"LIVEKIT_PORT": "17880", "LIVEKIT_RTC_TCP_PORT": "17881"}
+    env = started_with(run_livekit_entry(tmp_path, {"LIVEKIT_NODES": "1", **ports, **REDIS_ENV}))
     assert (env["LIVEKIT_PORT"], env["LIVEKIT_RTC_TCP_PORT"]) == ("17880", "17881")
     assert "LIVEKIT_REDIS_ADDRESS" not in env and "LIVEKIT_REDIS_PASSWORD" not in env
     assert livekit_config(cluster_settings(1)).get("redis") is None
@@ -216,7 +221,7 @@ def test_agent_replicas_follow_agent_workers_and_share_the_slots_volume(raw: dic
 def test_the_scale_profile_has_redis_with_a_password_only_on_stdin_and_a_second_node(raw: dict[str, Any]) -> None:
     redis, node2, node1 = raw["services"]["redis"], raw["services"]["livekit-2"], raw["services"]["livekit"]
     command = "\n".join(redis["command"])
-    assert "REDIS_PASSWORD" not in command and "requirepass $$REDISCLI_AUTH" in command
+    assert "${REDIS_PASSWORD" not in command and "requirepass $$REDISCLI_AUTH" in command
     assert "exec redis-server - " in command, "the config (with the password) comes on stdin"
     assert "--bind ${REDIS_HOST:-127.0.0.1}" in command and "--port ${REDIS_PORT:-6390}" in command
     assert redis["environment"] == {"REDISCLI_AUTH": "${REDIS_PASSWORD:-}"}
@@ -237,7 +242,6 @@ def test_redis_password_is_generated_for_compose() -> None:
     assert spec.make() != value
 
 
-
 def metrics_servers(bodies: dict[int, str]) -> list[Any]:
     """Two real HTTP servers answering /metrics with bodies[i], on ports P and P + 100 (worker 0 and 1)."""
     import http.server
@@ -245,7 +249,7 @@ def metrics_servers(bodies: dict[int, str]) -> list[Any]:
 
     def handler_for(index: int) -> type[http.server.BaseHTTPRequestHandler]:
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 body = bodies[index].encode()
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))

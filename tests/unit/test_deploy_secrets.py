@@ -14,7 +14,7 @@ from services.shared.settings import MIN_SECRET_BYTES, ROOT, DeploySettings, Set
 
 pytestmark = pytest.mark.unit
 
-SECRETS = ("LIVEKIT_API_SECRET", "LETTA_PASSWORD", "POSTGRES_PASSWORD", "WEB_SECRET_KEY")
+SECRETS = ("LIVEKIT_API_SECRET", "LETTA_PASSWORD", "POSTGRES_PASSWORD", "WEB_SECRET_KEY", "REDIS_PASSWORD")
 
 
 @pytest.mark.parametrize(
@@ -46,12 +46,13 @@ def test_parse_env(text: str, expected: dict[str, str]) -> None:
                 "LETTA_PASSWORD": "p" * 20,
                 "POSTGRES_PASSWORD": "d" * 20,
                 "WEB_SECRET_KEY": "w" * 40,
+                "REDIS_PASSWORD": "r" * 64,
             },
             set(),
         ),
         (
             {"LIVEKIT_API_KEY": "APIx", "LIVEKIT_API_SECRET": "", "LETTA_PASSWORD": "p" * 20},
-            {"LIVEKIT_API_SECRET", "POSTGRES_PASSWORD", "WEB_SECRET_KEY"},
+            {"LIVEKIT_API_SECRET", "POSTGRES_PASSWORD", "WEB_SECRET_KEY", "REDIS_PASSWORD"},
         ),
     ],
 )
