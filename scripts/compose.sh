@@ -14,6 +14,11 @@ cmd_up() {
   export COMPOSE_PROFILES; COMPOSE_PROFILES="$(compose_profiles)"
   step "Building our image (agent, web, recovery${COMPOSE_PROFILES:+; profiles: $COMPOSE_PROFILES})"
   compose build || die "the image did not build: see the output above"
+  step "PostgreSQL (letta-db) asks every connection for its password"
+  compose up --detach --wait --wait-timeout "${STACK_HEALTH_TIMEOUT:-600}" letta-db \
+    || { unhealthy_report || true; die "letta-db is not healthy (its last log lines above)"; }
+  compose exec -T -u postgres letta-db bash /lvs/letta-db-auth.sh | sed 's/^/    /' \
+    || die "letta-db does not ask for passwords as it should (message above)"
   step "Starting the containers and waiting until every one is healthy"
   info "compose recreates exactly the containers whose settings or image changed; the others keep running"
   if ! compose up --detach --remove-orphans --wait --wait-timeout "${STACK_HEALTH_TIMEOUT:-600}"; then

@@ -14,6 +14,7 @@ import contextlib
 import os
 import secrets
 import signal
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -72,6 +73,25 @@ def letta_agent(settings: Settings) -> Iterator[str]:
     yield agent.id
     with contextlib.suppress(Exception):
         letta_client(settings, timeout=60).agents.delete(agent.id)
+
+
+def test_letta_db_asks_every_connection_for_its_password(settings: Settings) -> None:
+    """With host networking 127.0.0.1 is the VM's: the image's initdb default (trust) let any local user in."""
+    require_healthy("letta-db")
+    pg = settings.postgres
+
+    def psql(password: str, *where: str) -> subprocess.CompletedProcess[str]:
+        command = ["psql", *where, "-p", str(pg.port), "-U", pg.user, "-d", pg.db, "-w", "-qtAc", "SELECT 1"]
+        return docker("exec", "-u", "postgres", "-e", f"PGPASSWORD={password}", container("letta-db"), *command)
+
+    for where in (["-h", "127.0.0.1"], []):  # TCP on loopback (the VM's), then the container's socket
+        refused = psql("", *where)
+        assert refused.returncode != 0 and "password" in refused.stderr, (where, refused.stdout, refused.stderr)
+        wrong = psql("not-the-password", *where)
+        assert wrong.returncode != 0 and "password authentication failed" in wrong.stderr, (where, wrong.stderr)
+        right = psql(pg.password.get_secret_value(), *where)
+        assert right.returncode == 0 and right.stdout.strip() == "1", (where, right.stderr)
+    print("compose figure: letta-db refuses no password and a wrong one on 127.0.0.1 and its socket", flush=True)
 
 
 def test_agent_container_killed_mid_session_comes_back_and_the_room_has_an_agent_again(

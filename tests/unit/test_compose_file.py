@@ -38,8 +38,15 @@ THIRD_PARTY_ENV: dict[str, set[str]] = {
     "livekit/livekit-server": {"LIVEKIT_KEYS", "LIVEKIT_CONFIG", "LIVEKIT_REDIS_ADDRESS", "LIVEKIT_REDIS_PASSWORD"},
     # redis-cli reads the password from REDISCLI_AUTH (the health check); the server gets it on stdin
     "redis": {"REDISCLI_AUTH"},
-    # the official postgres image's entrypoint; PGPORT is libpq's
-    "pgvector/pgvector": {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB", "PGPORT"},
+    # the official postgres image's entrypoint; PGPORT and PGPASSWORD are libpq's
+    "pgvector/pgvector": {
+        "POSTGRES_USER",
+        "POSTGRES_PASSWORD",
+        "POSTGRES_DB",
+        "POSTGRES_INITDB_ARGS",
+        "PGPORT",
+        "PGPASSWORD",
+    },
     # letta/server/startup.sh (HOST, PORT, SECURE), letta.settings (LETTA_PG_URI, OPENAI_*, telemetry),
     # letta/server/rest_api/app.py (LETTA_SERVER_SECURE, LETTA_SERVER_PASSWORD)
     "letta/letta": {
@@ -329,3 +336,12 @@ def test_caddy_certificate_follows_deploy_tls() -> None:
 def test_livekit_runs_as_an_unprivileged_user(doc: dict[str, Any]) -> None:
     user = str(doc["services"]["livekit"].get("user", ""))
     assert user and user.split(":")[0] not in ("0", "root"), "livekit-server needs no root (host network, high ports)"
+
+
+def test_letta_db_never_trusts_a_local_connection(doc: dict[str, Any]) -> None:
+    """Host networking makes the container's 127.0.0.1 the VM's: initdb's default trust would let any local user in."""
+    db = doc["services"]["letta-db"]
+    args = db["environment"]["POSTGRES_INITDB_ARGS"].split()
+    assert "--auth-local=scram-sha-256" in args and "--auth-host=scram-sha-256" in args
+    assert db["environment"]["PGPASSWORD"] == db["environment"]["POSTGRES_PASSWORD"], "backup/restore authenticate"
+    assert "./config/letta-db-auth.sh:/lvs/letta-db-auth.sh:ro" in db["volumes"]

@@ -34,6 +34,7 @@ init_database() {
   initdb --username="$POSTGRES_USER" --pwfile=<(printf '%s\n' "${POSTGRES_PASSWORD:-}") ${POSTGRES_INITDB_ARGS:-} >&2
   printf '\nhost all all all %s\n' "${POSTGRES_HOST_AUTH_METHOD:-scram-sha-256}" >>"$PGDATA/pg_hba.conf"
   local port="${PGPORT:-5432}"
+  export PGPASSWORD="${PGPASSWORD:-${POSTGRES_PASSWORD:-}}"  # as upstream's docker_temp_server_start
   pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -p $port" -w start >&2
   local psql=(psql -v ON_ERROR_STOP=1 --no-psqlrc --username "$POSTGRES_USER" --port "$port")
   if [[ "$POSTGRES_DB" != postgres ]]; then
