@@ -15,7 +15,14 @@ LIVEKIT_BINARY="$STACK_CACHE_DIR/bin/livekit-server-v1.13.5"
 CADDY_VERSION=v2.10.2
 CADDY_BINARY="$STACK_CACHE_DIR/bin/caddy-$CADDY_VERSION"
 
-have_image() { [[ -z "${FORCE:-}" ]] && docker image inspect "$1" >/dev/null 2>&1; }
+# context_hash DIR: the stand-in's own files (Dockerfile, entry scripts); an image built from other files is
+# rebuilt, so a changed entrypoint never hides behind an old image of the same tag
+context_hash() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16); }
+# have_image IMAGE HASH: built already, from this context
+have_image() {
+  [[ -z "${FORCE:-}" ]] \
+    && [[ "$(docker image inspect --format '{{index .Config.Labels "lvs.standin.context"}}' "$1" 2>/dev/null)" == "$2" ]]
+}
 
 # build IMAGE STANDIN-DIR [FILE[=NAME]...] -- [BUILD-ARGS...]: docker build of docker/standins/DIR with
 # extra files copied into the context, on the host network
@@ -25,7 +32,8 @@ build() {
   while (($#)) && [[ "$1" != -- ]]; do files+=("$1"); shift; done
   [[ "${1:-}" == -- ]] && shift
   step "Stand-in $image (docker/standins/${dir##*/})"
-  if have_image "$image"; then done_ "already built"; return; fi
+  local hash; hash="$(context_hash "$dir")"
+  if have_image "$image" "$hash"; then done_ "already built"; return; fi
   ctx="$(mktemp -d)"
   cp -r "$dir/." "$ctx/"
   local f
@@ -34,7 +42,7 @@ build() {
   done
   info "docker build (log: $STACK_DIR/run/build-${dir##*/}.log)"
   mkdir -p "$STACK_DIR/run"
-  if ! docker build --force-rm --network host "$@" -t "$image" "$ctx" >"$STACK_DIR/run/build-${dir##*/}.log" 2>&1; then
+  if ! docker build --force-rm --network host --label "lvs.standin.context=$hash" "$@" -t "$image" "$ctx" >"$STACK_DIR/run/build-${dir##*/}.log" 2>&1; then
     rm -rf "$ctx"
     tail -n 30 "$STACK_DIR/run/build-${dir##*/}.log"
     die "building $image failed (last lines above)"
