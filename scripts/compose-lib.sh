@@ -27,6 +27,9 @@ compose_profiles() {
   if [[ "$provider" == local || ( "$provider" == auto && -z "$(env_get OPENAI_API_KEY)" ) ]]; then
     profiles+=(local-models)
   fi
+  local stt tts; stt="$(env_get AGENT_STT)"; tts="$(env_get AGENT_TTS)"
+  # the local speech service, when the worker uses it (offline STT or TTS, the defaults)
+  [[ "${stt:-offline}" == offline || "${tts:-offline}" == offline ]] && profiles+=(local-speech)
   [[ -n "$(env_get DEPLOY_DOMAIN)" ]] && profiles+=(tls)
   ((nodes == 2)) && profiles+=(scale)
   local IFS=,; printf '%s' "${profiles[*]}"

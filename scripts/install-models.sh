@@ -63,13 +63,13 @@ install_qwen() {
   done_ "$(du -h "$TARGET" | cut -f1) model at $TARGET"
 }
 
-install_whisper_base() { # only when AGENT_WHISPER_MODEL=base
+install_whisper_base() { # only when SPEECH_WHISPER_MODEL=base
   [[ -x "$VENV_PY" ]] || return 0
   local size
-  size="$(cd "$ROOT" && "$VENV_PY" -c 'from services.shared.settings import get_settings as g; print(g().agent.whisper_model.value)')"
+  size="$(cd "$ROOT" && "$VENV_PY" -c 'from services.shared.settings import get_settings as g; print(g().speech.whisper_model.value)')"
   [[ "$size" == "base" ]] || return 0
   local dir="$MODELS/whisper-base-ct2"
-  step "Whisper base (AGENT_WHISPER_MODEL=base, ~150 MB)"
+  step "Whisper base (SPEECH_WHISPER_MODEL=base, ~150 MB)"
   if [[ -s "$dir/model.bin" ]] && stamp_ok "whisper-base" "$WHISPER_BASE_SHA256"; then done_ "already in $dir"; return 0; fi
   local tmpb
   tmpb="$(mktemp -d)"

@@ -22,8 +22,8 @@ from typing import TypeVar
 
 from livekit import api, rtc
 
-from services.agent.speech.audio import rms, to_mono_int16
 from services.agent.voice import NOT_FOUND, SORRY_EMPTY, SORRY_INTERRUPTED, SORRY_UNAVAILABLE, SWITCH_FAILED
+from services.shared.audio import rms, to_mono_int16
 from services.shared.letta import letta_client
 from services.shared.livekit import LISTENING_TO_ATTRIBUTE, livekit_api, room_metadata
 from services.shared.settings import Settings

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from services.shared.settings import Settings, STTProvider, TTSProvider
 
 if TYPE_CHECKING:
-    from livekit.agents import stt, tts, vad
+    from livekit.agents import stt, tts
 
 
 class ProviderError(ValueError):
@@ -50,61 +50,45 @@ def plan_speech(settings: Settings) -> SpeechPlan:
 
 
 def check_providers(settings: Settings) -> SpeechPlan:
-    """Startup check: the plan, plus the offline programs and model packages it relies on."""
+    """Startup check: the plan, plus the programs and keys it relies on."""
     plan = plan_speech(settings)
     if plan.tts is TTSProvider.ESPEAK:
         from services.agent.speech.espeak import find_espeak
 
         if find_espeak() is None:
             raise ProviderError("AGENT_TTS=espeak needs the espeak-ng program (apt-get install espeak-ng)")
-    try:
-        if plan.stt is STTProvider.OFFLINE:
-            from services.agent.speech.whisper import model_dir
-
-            folder = model_dir(settings.agent.whisper_model.value, settings.stack.cache)
-            if not (folder / "model.bin").is_file():
-                raise ProviderError(
-                    f"AGENT_WHISPER_MODEL={settings.agent.whisper_model.value}: no Whisper model in {folder}"
-                    " (run 'make up')"
-                )
-        if plan.tts is TTSProvider.OFFLINE:
-            from services.agent.speech.piper import joe_voice_paths
-
-            missing = [str(p) for p in joe_voice_paths() if not p.is_file()]
-            if missing:
-                raise ProviderError(f"AGENT_TTS=offline: the Piper voice is missing: {', '.join(missing)}")
-    except ImportError as exc:
-        raise ProviderError(f"offline speech packages are not installed ({exc.name}): run 'make up'") from exc
+    if settings.speech_needed and not speech_key(settings):
+        raise ProviderError(
+            "AGENT_STT/AGENT_TTS=offline use the local speech service: SPEECH_API_KEY is empty (run 'make up')"
+        )
     return plan
 
 
-def load_offline_models(plan: SpeechPlan, settings: Settings) -> dict[str, object]:
-    """The offline STT/TTS models of the plan, loaded once per process (prewarm): {"stt": …, "tts": …}."""
-    agent = settings.agent
-    models: dict[str, object] = {}
-    if plan.stt is STTProvider.OFFLINE:
-        from services.agent.speech.whisper import WhisperModel, model_dir
+def speech_key(settings: Settings) -> str:
+    key = settings.speech.api_key
+    return key.get_secret_value() if key else ""
 
-        size = agent.whisper_model.value
-        models["stt"] = WhisperModel(
-            model_dir(size, settings.stack.cache), threads=agent.speech_threads, beam_size=agent.whisper_beam, name=size
-        )
-    elif plan.stt is STTProvider.SPHINX:
+
+def load_offline_models(plan: SpeechPlan) -> dict[str, object]:
+    """The in-process models of the plan, loaded once per job process (prewarm): only pocketsphinx now;
+    Whisper and the Piper voice live in the speech service, shared by every job process."""
+    if plan.stt is STTProvider.SPHINX:
         from services.agent.speech.sphinx import SphinxModel
 
-        models["stt"] = SphinxModel()
-    if plan.tts is TTSProvider.OFFLINE:
-        from services.agent.speech.piper import PiperVoice, joe_voice_paths
-
-        models["tts"] = PiperVoice(*joe_voice_paths(), threads=agent.speech_threads)
-    return models
+        return {"stt": SphinxModel()}
+    return {}
 
 
-def build_stt(plan: SpeechPlan, settings: Settings, vad_model: vad.VAD, offline_model: object) -> stt.STT:
+# What the worker asks the speech service for (services/speech/requests.py accepts these names).
+SERVICE_TTS_MODEL = "piper"
+SERVICE_VOICE = "joe"
+
+
+def build_stt(plan: SpeechPlan, settings: Settings, offline_model: object = None) -> stt.STT:
     """The STT of the plan; non-streaming ones are wrapped by the session with the VAD."""
-    if plan.stt is STTProvider.OPENAI:
-        from livekit.plugins import openai
+    from livekit.plugins import openai
 
+    if plan.stt is STTProvider.OPENAI:
         return openai.STT(api_key=plan.stt_key or "", base_url=settings.llm.openai_base_url)
     if plan.stt is STTProvider.DEEPGRAM:
         from livekit.plugins import deepgram
@@ -115,23 +99,28 @@ def build_stt(plan: SpeechPlan, settings: Settings, vad_model: vad.VAD, offline_
 
         assert isinstance(offline_model, SphinxModel)
         return SphinxSTT(offline_model)
-    from services.agent.speech.whisper import WhisperModel, WhisperSTT
+    # The local speech service, through the same plugin as OpenAI's cloud: one code path.
+    size = settings.speech.whisper_model.value
+    return openai.STT(
+        model=size, language="en", api_key=speech_key(settings), base_url=f"{settings.speech.base_url}/v1"
+    )
 
-    assert isinstance(offline_model, WhisperModel)
-    return WhisperSTT(offline_model)
 
+def build_tts(plan: SpeechPlan, settings: Settings) -> tts.TTS:
+    """The TTS of the plan. Non-streaming: the session's sentence tokenizer sends one sentence per request,
+    so the first sentence is spoken while Letta still writes the rest."""
+    from livekit.plugins import openai
 
-def build_tts(plan: SpeechPlan, settings: Settings, offline_voice: object = None) -> tts.TTS:
-    """The TTS of the plan (the offline Piper voice is loaded once per process and passed in)."""
     if plan.tts is TTSProvider.OPENAI:
-        from livekit.plugins import openai
-
         return openai.TTS(api_key=plan.tts_key or "", base_url=settings.llm.openai_base_url)
     if plan.tts is TTSProvider.OFFLINE:
-        from services.agent.speech.piper import PiperTTS, PiperVoice
-
-        assert isinstance(offline_voice, PiperVoice)
-        return PiperTTS(offline_voice)
+        return openai.TTS(
+            model=SERVICE_TTS_MODEL,
+            voice=SERVICE_VOICE,
+            response_format="pcm",
+            api_key=speech_key(settings),
+            base_url=f"{settings.speech.base_url}/v1",
+        )
     from services.agent.speech.espeak import EspeakTTS
 
     return EspeakTTS(voice=settings.agent.voice, rate=settings.agent.speech_rate)

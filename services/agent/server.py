@@ -15,9 +15,7 @@ from services.shared.settings import DispatchMode, Settings, is_loopback
 
 PRELOAD_MODULES = [
     "livekit.plugins.silero",
-    "faster_whisper",
-    "onnxruntime",
-    "piper_onnx",
+    "livekit.plugins.openai",  # STT/TTS clients of the speech service (and of OpenAI's cloud)
     "letta_client",
     "httpx",
     "services.agent.session",
@@ -79,7 +77,8 @@ def build_server(settings: Settings):  # -> AgentServer (import deferred: see ru
         load_threshold=math.inf,
         drain_timeout=settings.agent.drain_timeout,
         setup_fnc=prewarm,
-        # prewarm loads Whisper and the Piper voice (~3 s idle; much longer on a busy 2-core machine).
+        # prewarm loads only the VAD now (the speech models live in the speech service); on a busy 2-core
+        # machine a job process start can still take seconds.
         initialize_process_timeout=60.0,
         # Imported once in the forkserver, so each new job process starts with them loaded.
         preload_modules=PRELOAD_MODULES,

@@ -43,7 +43,7 @@ NEVER = 1_000_000  # consecutive unrecoverable errors before livekit-agents woul
 
 
 def prewarm(proc: JobProcess) -> None:
-    """Load the speech models once per job process."""
+    """Load the VAD once per job process (Whisper and the Piper voice live in the speech service)."""
     from livekit.plugins import silero
 
     from services.agent.logctx import install_context_filter
@@ -56,7 +56,7 @@ def prewarm(proc: JobProcess) -> None:
     settings = get_settings()
     started = time.monotonic()
     proc.userdata["vad"] = silero.VAD.load()
-    proc.userdata.update(load_offline_models(plan_speech(settings), settings))
+    proc.userdata.update(load_offline_models(plan_speech(settings)))
     log.info(
         "job process prewarmed",
         extra={"stt": settings.agent.stt, "tts": settings.agent.tts, "seconds": round(time.monotonic() - started, 2)},
@@ -81,8 +81,8 @@ def build_session(settings: Settings, userdata: dict[str, Any]) -> AgentSession:
     vad = userdata["vad"]
     return AgentSession(
         vad=vad,
-        stt=build_stt(plan, settings, vad, userdata.get("stt")),
-        tts=build_tts(plan, settings, userdata.get("tts")),
+        stt=build_stt(plan, settings, userdata.get("stt")),
+        tts=build_tts(plan, settings),
         turn_handling={
             "turn_detection": "vad",
             "interruption": {"enabled": True, "mode": "vad"},

@@ -1,4 +1,4 @@
-"""Container health probe: `python -m services.deploy.health web|agent|recovery|llm|embeddings`.
+"""Container health probe: `python -m services.deploy.health web|agent|recovery|llm|embeddings|speech`.
 
 The URL comes from the settings (the same ports as the native stack), so a changed port keeps its health
 check right. Exit 0 when the service answers 2xx within the timeout, 1 otherwise (Docker HEALTHCHECK).
@@ -31,6 +31,7 @@ def health_url(settings: Settings, service: str) -> str:
         "recovery": f"http://127.0.0.1:{settings.recovery.port}/healthz",
         "llm": f"{settings.llm.local_base_url}/models",
         "embeddings": f"{settings.embeddings.base_url}/models",
+        "speech": f"http://127.0.0.1:{settings.speech.port}/healthz",
     }
     if service not in urls:
         raise KeyError(f"unknown service {service!r}: one of {', '.join(urls)}")

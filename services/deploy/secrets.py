@@ -45,6 +45,8 @@ SPECS: tuple[SecretSpec, ...] = (
     # hex: it goes into livekit's and redis' configuration unquoted (scale profile, LIVEKIT_NODES > 1)
     SecretSpec("REDIS_PASSWORD", lambda: secrets.token_hex(32), frozenset({""}), 32),
     SecretSpec("WEB_SECRET_KEY", lambda: secrets.token_urlsafe(48), frozenset({""}), MIN_SECRET_BYTES),  # cookies
+    # the speech service's bearer key (the agent sends it)
+    SecretSpec("SPEECH_API_KEY", lambda: secrets.token_urlsafe(32), frozenset({""}), MIN_SECRET_BYTES),
 )
 SECRET_NAMES = frozenset(spec.name for spec in SPECS if spec.name != "LIVEKIT_API_KEY")
 

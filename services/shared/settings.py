@@ -364,14 +364,14 @@ class DispatchMode(StrEnum):
 
 
 class STTProvider(StrEnum):
-    OFFLINE = "offline"  # Whisper (faster-whisper), from PyPI packages
+    OFFLINE = "offline"  # Whisper (faster-whisper) in the local speech service, models from PyPI packages
     SPHINX = "sphinx"  # pocketsphinx: light and rough
     OPENAI = "openai"
     DEEPGRAM = "deepgram"
 
 
 class TTSProvider(StrEnum):
-    OFFLINE = "offline"  # a Piper voice (piper-onnx)
+    OFFLINE = "offline"  # a Piper voice (piper-onnx) in the local speech service
     ESPEAK = "espeak"  # espeak-ng: light and robotic
     OPENAI = "openai"
 
@@ -394,16 +394,12 @@ class AgentSettings(BaseSettings):
     max_jobs: int = Field(default=4, ge=1, description="Concurrent rooms per worker process.")
     drain_timeout: int = Field(default=10, ge=0, description="Seconds SIGTERM waits for running jobs.")
     stt: STTProvider = Field(
-        default=STTProvider.OFFLINE, description="offline (Whisper), sphinx (pocketsphinx), openai, deepgram."
+        default=STTProvider.OFFLINE,
+        description="offline (Whisper in the local speech service), sphinx (pocketsphinx), openai, deepgram.",
     )
-    tts: TTSProvider = Field(default=TTSProvider.OFFLINE, description="offline (Piper voice), espeak, openai.")
-    whisper_model: WhisperSize = Field(
-        default=WhisperSize.TINY_EN, description="Whisper model (offline STT): tiny.en or base."
+    tts: TTSProvider = Field(
+        default=TTSProvider.OFFLINE, description="offline (a Piper voice in the local speech service), espeak, openai."
     )
-    whisper_beam: int = Field(
-        default=5, ge=1, le=10, description="Whisper beam size (5: fewer errors on synthetic voices, ~same time)."
-    )
-    speech_threads: int = Field(default=2, ge=1, description="CPU threads of the offline STT and TTS models.")
     greeting: str = Field(default="Hello, I am listening.", description="Spoken on join; empty for none.")
     idle_timeout: float = Field(default=120.0, gt=0, description="Leave after this many seconds with no human.")
     num_idle_processes: int = Field(default=1, ge=0, description="Prewarmed job processes.")
@@ -445,6 +441,47 @@ class AgentSettings(BaseSettings):
 
     def instance_metrics_port(self, instance: int) -> int:
         return self.metrics_port + 100 * instance
+
+
+class SpeechSettings(BaseSettings):
+    """The local speech service: Whisper STT and a Piper voice behind OpenAI-compatible audio endpoints,
+    loaded once per machine and shared by every job process (AGENT_STT/AGENT_TTS=offline)."""
+
+    model_config = _section("SPEECH_")
+
+    port: Port = Field(default=8095, description="Port of the speech service.")
+    bind: str = Field(default="127.0.0.1", description="Address the speech service listens on (loopback).")
+    url: str | None = Field(
+        default=None, description="Base URL the worker calls (no /v1). Default: http://127.0.0.1:SPEECH_PORT."
+    )
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="Bearer key of the speech service (native: generated in .stack/secrets.env).",
+    )
+    whisper_model: WhisperSize = Field(default=WhisperSize.TINY_EN, description="Whisper model: tiny.en or base.")
+    whisper_beam: int = Field(
+        default=5, ge=1, le=10, description="Whisper beam size (5: fewer errors on synthetic voices, ~same time)."
+    )
+    threads: int = Field(default=2, ge=1, description="CPU threads of each model (Whisper, Piper).")
+    stt_workers: int = Field(default=1, ge=1, le=8, description="Transcriptions run at the same time.")
+    queue_limit: int = Field(
+        default=16, ge=1, description="Requests per model admitted at once (running or waiting); more get a 503."
+    )
+    max_upload_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1024, description="Largest transcription upload (bytes); larger get a 413."
+    )
+    max_audio_seconds: float = Field(default=60.0, gt=0, description="Longest audio accepted for transcription.")
+    max_input_chars: int = Field(default=4096, ge=1, description="Longest text accepted for speech; longer get a 413.")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        return None if value is None else _check_url(value, ("http", "https"))
+
+    @property
+    def base_url(self) -> str:
+        """The service's root URL; the OpenAI-compatible routes are under {this}/v1."""
+        return self.url or f"http://127.0.0.1:{self.port}"
 
 
 class AuthMode(StrEnum):
@@ -649,6 +686,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     embeddings: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     agent: AgentSettings = Field(default_factory=AgentSettings)
+    speech: SpeechSettings = Field(default_factory=SpeechSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     recovery: RecoverySettings = Field(default_factory=RecoverySettings)
     smoke: SmokeSettings = Field(default_factory=SmokeSettings)
@@ -698,7 +736,14 @@ class Settings(BaseSettings):
                     ports[f"livekit-{i + 1}-rtc-tcp"] = self.livekit.node_rtc_tcp_port(i)
         if self.llm.is_local:
             ports |= {"llm": self.llm.port, "embeddings": self.embeddings.port}
+        if self.speech_needed:
+            ports["speech"] = self.speech.port
         return ports
+
+    @property
+    def speech_needed(self) -> bool:
+        """Whether the worker uses the local speech service (offline STT or TTS): then the stack runs it."""
+        return self.agent.stt is STTProvider.OFFLINE or self.agent.tts is TTSProvider.OFFLINE
 
 
 @lru_cache(maxsize=1)
@@ -718,6 +763,7 @@ SECTIONS: dict[str, type[BaseSettings]] = {
         LLMSettings,
         EmbeddingSettings,
         AgentSettings,
+        SpeechSettings,
         WebSettings,
         RecoverySettings,
         SmokeSettings,

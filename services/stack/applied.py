@@ -21,11 +21,12 @@ READS: dict[str, frozenset[str]] = {
     "llm": frozenset({"stack", "llm"}),
     "embeddings": frozenset({"stack", "embeddings"}),
     "letta": frozenset({"stack", "letta", "postgres", "llm", "embeddings"}),
-    "agent": frozenset({"stack", "agent", "livekit", "letta", "llm", "recovery"}),
+    "speech": frozenset({"stack", "speech"}),
+    "agent": frozenset({"stack", "agent", "livekit", "letta", "llm", "recovery", "speech"}),
     "web": frozenset({"stack", "web", "livekit", "letta", "agent", "recovery", "llm", "deploy"}),
     "recovery": frozenset({"stack", "recovery", "livekit", "agent", "letta", "redis"}),  # redis: the lease
 }
-OUR_PYTHON_PROGRAMS = frozenset({"agent", "web", "recovery", "llm"})
+OUR_PYTHON_PROGRAMS = frozenset({"agent", "web", "recovery", "llm", "speech"})
 # Sections no running program reads (compose images, commands run by hand): a change restarts nothing.
 UNREAD_SECTIONS = frozenset({"smoke", "images"})
 # Read by the runner only (how long to wait, where builds are, who runs PostgreSQL): when they change a

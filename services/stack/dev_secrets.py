@@ -1,7 +1,8 @@
 """The native stack's generated secrets, written once into `.stack/secrets.env`.
 
 LiveKit's API secret, the login-cookie key, Letta's server password, the passwords of PostgreSQL's
-two roles (Letta's own and the admin that owns the cluster) and of a LiveKit cluster's Redis. The settings
+two roles (Letta's own and the admin that owns the cluster), the speech service's key and the password of a
+LiveKit cluster's Redis. The settings
 model reads that file before `.env` (which overrides it), so a fresh clone never runs with a guessable
 secret, and no one has to write one by hand. The file is private (mode 600) and its values are never printed.
 """
@@ -23,6 +24,7 @@ GENERATED: dict[str, Callable[[], str]] = {
     "POSTGRES_PASSWORD": lambda: secrets.token_hex(24),
     "POSTGRES_ADMIN_PASSWORD": lambda: secrets.token_hex(24),
     "WEB_SECRET_KEY": lambda: secrets.token_urlsafe(48),  # signs the login cookies
+    "SPEECH_API_KEY": lambda: secrets.token_urlsafe(32),  # the local speech service's bearer key
     "REDIS_PASSWORD": lambda: secrets.token_hex(32),  # a LiveKit cluster's Redis (LIVEKIT_NODES > 1); hex: config-safe
 }
 

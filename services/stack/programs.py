@@ -153,6 +153,19 @@ def served_model(settings: Settings) -> str:
     return f"{llm.gguf_path or settings.stack.cache / 'models' / LOCAL_MODEL_FILE}:{llm.model_name}"
 
 
+def speech_program(settings: Settings) -> Program:
+    """The local speech service (Whisper + the Piper voice, loaded once for every job process): stage 0, so
+    it is healthy before the workers start."""
+    sp = settings.speech
+    return Program(
+        name="speech",
+        command=[venv_bin(settings, "python"), "-m", "services.speech"],
+        stage=0,
+        health=Health("http", f"http://127.0.0.1:{sp.port}/healthz"),
+        ports=(("SPEECH_PORT", sp.port),),
+    )
+
+
 def programs(settings: Settings) -> list[Program]:
     """Every program of the native stack in start order (stage), for these settings."""
     s = settings.stack
@@ -207,6 +220,8 @@ def programs(settings: Settings) -> list[Program]:
                 ports=(("EMBEDDINGS_PORT", settings.embeddings.port),),
             ),
         ]
+    if settings.speech_needed:
+        progs.append(speech_program(settings))
     progs += [
         Program(
             name="letta",

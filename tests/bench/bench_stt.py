@@ -13,10 +13,10 @@ import time
 import wave
 from pathlib import Path
 
-from services.agent.speech.audio import to_mono_int16
-from services.agent.speech.piper import PiperVoice, joe_voice_paths
-from services.agent.speech.whisper import SAMPLE_RATE, WhisperModel, model_dir
+from services.shared.audio import to_mono_int16
 from services.shared.settings import Settings
+from services.speech.piper import PiperVoice, joe_voice_paths
+from services.speech.whisper import SAMPLE_RATE, WhisperModel, model_dir
 from tests.bench.report import Section
 
 SENTENCES = Path(__file__).resolve().parents[1] / "data" / "stt-sentences.txt"
@@ -46,8 +46,8 @@ def espeak_pcm(text: str, voice: str, rate: int, tmp: Path) -> bytes:
 
 def bench_stt(settings: Settings) -> Section:
     sentences = [s for s in SENTENCES.read_text().splitlines() if s and not s.startswith("#")]
-    size = settings.agent.whisper_model.value
-    model = WhisperModel(model_dir(size, settings.stack.cache), beam_size=settings.agent.whisper_beam, name=size)
+    size = settings.speech.whisper_model.value
+    model = WhisperModel(model_dir(size, settings.stack.cache), beam_size=settings.speech.whisper_beam, name=size)
     piper = PiperVoice(*joe_voice_paths())
     errors = total = 0
     per_voice: dict[str, tuple[int, int]] = {}

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from livekit import rtc
 
-from services.agent.speech.audio import rms, to_mono_int16
 from services.agent.speech.espeak import SAMPLE_RATE, EspeakTTS, find_espeak, wav_data_offset
+from services.shared.audio import rms, to_mono_int16
 
 pytestmark = pytest.mark.unit
 

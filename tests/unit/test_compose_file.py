@@ -27,7 +27,7 @@ pytestmark = pytest.mark.unit
 
 COMPOSE = ROOT / "compose.yaml"
 SCHEMA = ROOT / "tests" / "data" / "compose-spec.json"
-OURS = {"agent", "web", "recovery", "llm", "embeddings"}  # services run from our image
+OURS = {"agent", "web", "recovery", "speech", "llm", "embeddings"}  # services run from our image
 INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}")
 
 # Variables a third-party image reads itself (not settings of ours), per image, with where it is documented.
@@ -129,6 +129,7 @@ TEST_ENV = {
     "LETTA_PASSWORD": "p" * 24,
     "POSTGRES_PASSWORD": "d" * 24,
     "REDIS_PASSWORD": "r" * 64,
+    "SPEECH_API_KEY": "s" * 40,
     "DEPLOY_DOMAIN": "voice.example.com",
     "LIVEKIT_PUBLIC_URL": "wss://voice.example.com",
 }
@@ -303,7 +304,9 @@ def test_profiles_hold_the_optional_services(doc: dict[str, Any]) -> None:
     assert profiles["llm"] == profiles["embeddings"] == ["local-models"]
     assert profiles["caddy"] == ["tls"]
     assert profiles["redis"] == profiles["livekit-2"] == ["scale"]
-    assert all(not p for n, p in profiles.items() if n not in ("llm", "embeddings", "caddy", "redis", "livekit-2"))
+    assert profiles["speech"] == ["local-speech"]
+    optional = ("llm", "embeddings", "caddy", "redis", "livekit-2", "speech")
+    assert all(not p for n, p in profiles.items() if n not in optional)
 
 
 def test_caddy_proxies_the_page_and_livekit_signalling_on_the_settings_ports() -> None:

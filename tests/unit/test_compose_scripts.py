@@ -25,6 +25,9 @@ CASES = [
     {"LIVEKIT_NODES": "2"},
     {"LIVEKIT_NODES": "1", "DEPLOY_DOMAIN": "voice.example.com"},
     {"LIVEKIT_NODES": "2", "DEPLOY_DOMAIN": "voice.example.com", "OPENAI_API_KEY": "sk-x"},
+    {"OPENAI_API_KEY": "sk-x", "AGENT_STT": "openai", "AGENT_TTS": "openai"},
+    {"AGENT_STT": "openai", "OPENAI_API_KEY": "sk-x"},
+    {"AGENT_STT": "sphinx", "AGENT_TTS": "espeak"},
 ]
 
 
@@ -119,9 +122,11 @@ def test_compose_profiles_follow_the_settings(extra: dict[str, str], tmp_path: P
         llm={"provider": extra.get("LLM_PROVIDER", "auto"), "OPENAI_API_KEY": extra.get("OPENAI_API_KEY")},
         deploy={"domain": extra.get("DEPLOY_DOMAIN")},
         livekit={"nodes": extra.get("LIVEKIT_NODES", 1)},
+        agent={"stt": extra.get("AGENT_STT", "offline"), "tts": extra.get("AGENT_TTS", "offline")},
     )
     wanted = (
         ("local-models", settings.llm.is_local),
+        ("local-speech", settings.speech_needed),
         ("tls", bool(settings.deploy.domain)),
         ("scale", settings.livekit.cluster),
     )

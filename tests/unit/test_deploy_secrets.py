@@ -14,7 +14,7 @@ from services.shared.settings import MIN_SECRET_BYTES, ROOT, DeploySettings, Set
 
 pytestmark = pytest.mark.unit
 
-SECRETS = ("LIVEKIT_API_SECRET", "LETTA_PASSWORD", "POSTGRES_PASSWORD", "WEB_SECRET_KEY", "REDIS_PASSWORD")
+SECRETS = ("LIVEKIT_API_SECRET", "LETTA_PASSWORD", "POSTGRES_PASSWORD", "WEB_SECRET_KEY", "REDIS_PASSWORD", "SPEECH_API_KEY")
 
 
 @pytest.mark.parametrize(
@@ -47,12 +47,13 @@ def test_parse_env(text: str, expected: dict[str, str]) -> None:
                 "POSTGRES_PASSWORD": "d" * 20,
                 "WEB_SECRET_KEY": "w" * 40,
                 "REDIS_PASSWORD": "r" * 64,
+                "SPEECH_API_KEY": "s" * 40,
             },
             set(),
         ),
         (
             {"LIVEKIT_API_KEY": "APIx", "LIVEKIT_API_SECRET": "", "LETTA_PASSWORD": "p" * 20},
-            {"LIVEKIT_API_SECRET", "POSTGRES_PASSWORD", "WEB_SECRET_KEY", "REDIS_PASSWORD"},
+            {"LIVEKIT_API_SECRET", "POSTGRES_PASSWORD", "WEB_SECRET_KEY", "REDIS_PASSWORD", "SPEECH_API_KEY"},
         ),
     ],
 )

@@ -37,7 +37,7 @@ def test_supervisord_has_every_program_not_autostarted(settings: Settings) -> No
     conf = configparser.RawConfigParser()
     conf.read_string(supervisord_conf(settings, progs))
     names = {s.removeprefix("program:") for s in conf.sections() if s.startswith("program:")}
-    assert names == {"livekit", "postgres", "letta", "llm", "embeddings", "agent", "web", "recovery"}
+    assert names == {"livekit", "postgres", "letta", "llm", "embeddings", "speech", "agent", "web", "recovery"}
     for name in names:
         section = conf[f"program:{name}"]
         assert section["autostart"] == "false"  # the runner starts them in order, waiting on health

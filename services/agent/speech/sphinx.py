@@ -11,7 +11,7 @@ from livekit.agents import stt, utils
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, APIConnectOptions, NotGivenOr
 from livekit.agents.utils import is_given
 
-from services.agent.speech.audio import to_mono_int16
+from services.shared.audio import to_mono_int16
 
 SAMPLE_RATE = 16000
 

