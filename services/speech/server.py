@@ -229,16 +229,20 @@ async def speech(request: web.Request) -> web.StreamResponse:
             if spec.response_format == "wav":
                 await response.write(wav_header(rate))
             samples = len(first) // 2
-            await response.write(encode(first))
-            for i in range(1, len(pieces)):
-                assert pending is not None
-                current = pending
-                pending = submit(i + 1) if i + 1 < len(pieces) else None
-                pcm = await asyncio.wrap_future(current)
-                samples += len(pcm) // 2
-                if pcm:
-                    await response.write(encode(pcm))
-            await response.write_eof()
+            try:
+                await response.write(encode(first))
+                for i in range(1, len(pieces)):
+                    assert pending is not None
+                    current = pending
+                    pending = submit(i + 1) if i + 1 < len(pieces) else None
+                    pcm = await asyncio.wrap_future(current)
+                    samples += len(pcm) // 2
+                    if pcm:
+                        await response.write(encode(pcm))
+                await response.write_eof()
+            except ConnectionResetError:  # the client went away (an interrupted reply): nothing more to send
+                log.info("client left during speech", extra={"audio_seconds": round(samples / voice.sample_rate, 2)})
+                return response
         finally:
             if pending is not None:
                 pending.cancel()

@@ -23,7 +23,7 @@ READS: dict[str, frozenset[str]] = {
     "letta": frozenset({"stack", "letta", "postgres", "llm", "embeddings"}),
     "speech": frozenset({"stack", "speech"}),
     "agent": frozenset({"stack", "agent", "livekit", "letta", "llm", "recovery", "speech"}),
-    "web": frozenset({"stack", "web", "livekit", "letta", "agent", "recovery", "llm", "deploy"}),
+    "web": frozenset({"stack", "web", "livekit", "letta", "agent", "recovery", "llm", "deploy", "speech"}),
     "recovery": frozenset({"stack", "recovery", "livekit", "agent", "letta", "redis"}),  # redis: the lease
 }
 OUR_PYTHON_PROGRAMS = frozenset({"agent", "web", "recovery", "llm", "speech"})
