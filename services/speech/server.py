@@ -102,6 +102,9 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         except web.HTTPException as http:  # 404, 405, 413 from aiohttp itself: JSON like ours
             field = "body" if http.status == 413 else None
             response = error(http.status, http.reason, field)
+        except Exception as failure:  # a model failed: the type only (never the text it was given)
+            log.error("request failed", extra={"route": route, "error": type(failure).__name__})
+            response = error(500, "the speech model failed on this request")
         metrics.REQUESTS.labels(route, str(response.status)).inc()
         if route != "healthz":
             log.info(
@@ -242,6 +245,9 @@ async def speech(request: web.Request) -> web.StreamResponse:
                 await response.write_eof()
             except ConnectionResetError:  # the client went away (an interrupted reply): nothing more to send
                 log.info("client left during speech", extra={"audio_seconds": round(samples / voice.sample_rate, 2)})
+                return response
+            except Exception as failure:  # headers are sent: the reply ends short (the type only is logged)
+                log.error("speech failed mid-reply", extra={"error": type(failure).__name__})
                 return response
         finally:
             if pending is not None:
