@@ -19,6 +19,7 @@ PRELOAD_MODULES = [
     "letta_client",
     "httpx",
     "services.agent.session",
+    "services.agent.jobs",
 ]
 
 
@@ -62,9 +63,9 @@ def build_server(settings: Settings):  # -> AgentServer (import deferred: see ru
     """An AgentServer with our request handler, prewarm and entrypoint, configured from settings."""
     from livekit.agents import AgentServer
 
+    from services.agent.jobs import entrypoint, prewarm
     from services.agent.policy import job_load
     from services.agent.requests import RequestHandler
-    from services.agent.session import entrypoint, prewarm
 
     server = AgentServer(
         ws_url=worker_url(settings),
