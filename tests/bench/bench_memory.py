@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import statistics
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
@@ -30,13 +31,16 @@ def pss_mb(proc: psutil.Process) -> float:
 
 
 def role(proc: psutil.Process, root: int) -> str:
-    """main (the worker), forkserver, or job (a job process, prewarmed or serving)."""
+    """main (the worker), forkserver, job (a job process, prewarmed or serving: the forkserver's children) or
+    helper (another child of the worker, e.g. multiprocessing's resource tracker)."""
     if proc.pid == root:
         return "main"
     with contextlib.suppress(psutil.Error):
+        if proc.ppid() != root:
+            return "job"
         if "forkserver" in " ".join(proc.cmdline()):
             return "forkserver"
-    return "job"
+    return "helper"
 
 
 def tree_pss(pid: int) -> dict[str, list[float]]:
@@ -52,12 +56,16 @@ def describe(parts: dict[str, list[float]]) -> str:
     return ", ".join(f"{name} {' + '.join(f'{mb:.0f}' for mb in mbs)}" for name, mbs in parts.items())
 
 
-def prewarm_seconds(settings: Settings) -> list[float]:
-    return [
-        float(e["seconds"])
-        for e in log_entries(settings, "agent")
-        if e.get("msg") == "job process prewarmed" and "seconds" in e
-    ]
+def prewarm_seconds(settings: Settings, since: float) -> list[float]:
+    """Prewarm seconds of the job processes started after ``since`` (epoch seconds: the worker's start)."""
+    out = []
+    for e in log_entries(settings, "agent"):
+        if e.get("msg") != "job process prewarmed" or "seconds" not in e:
+            continue
+        ts = datetime.strptime(e["ts"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
+        if ts >= since:
+            out.append(float(e["seconds"]))
+    return out
 
 
 async def _session(settings: Settings) -> None:
@@ -102,12 +110,13 @@ def bench_memory(settings: Settings) -> Section:
             "speech service during that session (PSS peak, MiB)",
             f"{sp.pss_peak or 0:.0f} (CPU {sp.cpu_mean:.0f}% of a core)",
         )
-    seconds = prewarm_seconds(settings)
+    seconds = prewarm_seconds(settings, psutil.Process(worker).create_time())
     if seconds:
         section.add(
             "job process prewarm (worker log, 'job process prewarmed')",
             f"median {statistics.median(seconds):.2f} s, max {max(seconds):.2f} s (n={len(seconds)})",
         )
     plan = settings.agent
-    section.notes.append(f"models: STT {plan.stt.value}, TTS {plan.tts.value}; load average {psutil.getloadavg()}")
+    load = ", ".join(f"{x:.1f}" for x in psutil.getloadavg())
+    section.notes.append(f"models: STT {plan.stt.value}, TTS {plan.tts.value}; load average (1, 5, 15 min) {load}")
     return section
