@@ -66,7 +66,7 @@ def question_wav() -> bytes:
 
 
 def form(file: bytes | None = None, **fields: str) -> aiohttp.FormData:
-    data = aiohttp.FormData()
+    data = aiohttp.FormData(default_to_multipart=True)
     for name, value in fields.items():
         data.add_field(name, value)
     if file is not None:
