@@ -55,6 +55,7 @@ class Engine:
 
 ENGINE = web.AppKey("engine", Engine)
 SETTINGS = web.AppKey("settings", SpeechSettings)
+REQUEST_ID = web.RequestKey("request_id", str)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -81,7 +82,9 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Key check, JSON errors for everything, one log line and one metric per request."""
     started = time.monotonic()
     route = route_of(request)
-    with log_context(request_id=request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex[:12]):
+    request_id = uuid.uuid4().hex[:16]
+    request[REQUEST_ID] = request_id
+    with log_context(request_id=request_id):
         try:
             if request.path not in OPEN_PATHS and not authorized(
                 request,
@@ -105,6 +108,8 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         except Exception as failure:  # a model failed: the type only (never the text it was given)
             log.error("request failed", extra={"route": route, "error": type(failure).__name__})
             response = error(500, "the speech model failed on this request")
+        if not response.prepared:  # a streamed reply set it before its headers went out
+            response.headers["X-Request-Id"] = request_id  # what OpenAI clients report as the request id
         metrics.REQUESTS.labels(route, str(response.status)).inc()
         if route != "healthz":
             log.info(
@@ -227,6 +232,7 @@ async def speech(request: web.Request) -> web.StreamResponse:
                 headers={"Content-Type": "audio/pcm" if spec.response_format == "pcm" else "audio/wav"}
             )
             response.headers["X-Sample-Rate"] = str(rate)
+            response.headers["X-Request-Id"] = request[REQUEST_ID]
             response.enable_chunked_encoding()
             await response.prepare(request)
             if spec.response_format == "wav":

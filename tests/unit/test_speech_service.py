@@ -251,7 +251,7 @@ def test_speech_is_24k_pcm_that_whisper_understands() -> None:
     async def test(client: TestClient) -> None:
         response = await client.post("/v1/audio/speech", headers=AUTH, json={"model": "piper", "input": QUESTION})
         assert response.status == 200 and response.content_type == "audio/pcm"
-        assert response.headers["X-Sample-Rate"] == str(PCM_RATE)
+        assert response.headers["X-Sample-Rate"] == str(PCM_RATE) and len(response.headers["X-Request-Id"]) == 16
         pcm = await response.read()
         assert 1.0 < len(pcm) / 2 / PCM_RATE < 5.0 and rms(pcm) > 300
         heard = engine().whisper.transcribe(to_mono_int16(pcm, PCM_RATE, 1, 16000)).lower()
