@@ -38,6 +38,8 @@ class PiperVoice:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        # no arena: it keeps the largest synthesis's buffers for good (~20 MB more at rest, no faster here)
+        options.enable_cpu_mem_arena = False
         session = ort.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
         self._piper = Piper.from_session(session, str(config))  # also points phonemizer at espeakng-loader
         voice_config = json.loads(config.read_text())
