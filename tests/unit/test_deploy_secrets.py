@@ -14,7 +14,14 @@ from services.shared.settings import MIN_SECRET_BYTES, ROOT, DeploySettings, Set
 
 pytestmark = pytest.mark.unit
 
-SECRETS = ("LIVEKIT_API_SECRET", "LETTA_PASSWORD", "POSTGRES_PASSWORD", "WEB_SECRET_KEY", "REDIS_PASSWORD", "SPEECH_API_KEY")
+SECRETS = (
+    "LIVEKIT_API_SECRET",
+    "LETTA_PASSWORD",
+    "POSTGRES_PASSWORD",
+    "WEB_SECRET_KEY",
+    "REDIS_PASSWORD",
+    "SPEECH_API_KEY",
+)
 
 
 @pytest.mark.parametrize(
