@@ -122,6 +122,14 @@ def effective_settings(
     return out
 
 
+# Settings that moved: an old .env names the new one in its error (the speech models left the worker).
+RENAMED = {
+    "AGENT_WHISPER_MODEL": "SPEECH_WHISPER_MODEL",
+    "AGENT_WHISPER_BEAM": "SPEECH_WHISPER_BEAM",
+    "AGENT_SPEECH_THREADS": "SPEECH_THREADS",
+}
+
+
 def env_file_problems(settings: Settings, env_file: Path = ENV_FILE) -> list[str]:
     """Lines of .env that set nothing the stack knows (a typo is otherwise silently ignored)."""
     known = known_names(settings)
@@ -129,6 +137,8 @@ def env_file_problems(settings: Settings, env_file: Path = ENV_FILE) -> list[str
     for line in read_env_lines(env_file):
         if line.name is None:
             problems.append(f"{env_file.name} line {line.number}: not a NAME=value line")
+        elif line.name in RENAMED:
+            problems.append(f"{env_file.name} line {line.number}: {line.name} is now {RENAMED[line.name]}: rename it")
         elif line.name not in known and not EXTRA_NAMES_PATTERN.match(line.name):
             problems.append(f"{env_file.name} line {line.number}: unknown setting {line.name}")
     return problems

@@ -65,6 +65,13 @@ def test_unknown_and_malformed_lines_are_named(files: tuple[Path, Path]) -> None
     assert problems == [".env line 3: unknown setting WEB_PROT", ".env line 4: not a NAME=value line"]
 
 
+def test_a_moved_setting_names_its_new_name(files: tuple[Path, Path]) -> None:
+    env, _ = files
+    env.write_text("AGENT_WHISPER_MODEL=base\nSPEECH_WHISPER_MODEL=base\n")
+    problems = env_file_problems(Settings(), env)
+    assert problems == [".env line 1: AGENT_WHISPER_MODEL is now SPEECH_WHISPER_MODEL: rename it"]
+
+
 def test_a_setting_restarts_only_the_programs_that_read_it(files: tuple[Path, Path], tmp_path: Path) -> None:
     env, secrets = files
     store = AppliedStore(tmp_path / "run")
