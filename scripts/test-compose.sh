@@ -84,17 +84,27 @@ export PYTHON_IMAGE=lvs-test/python:3.11-bookworm-ca NODE_IMAGE=lvs-test/node:bo
 info "images: $(tr '\n' ' ' <<<"$standins")PYTHON_IMAGE=$PYTHON_IMAGE NODE_IMAGE=$NODE_IMAGE"
 phase_done "base images and stand-ins"
 
-# 3. the stack, from nothing to healthy, through the product's own command
+# 3. a compose project of the tests' own, from empty volumes: each clean clone generates its own secrets
+# (POSTGRES_PASSWORD, …), so a database volume of an earlier run, or of a deployment on this machine, is never
+# reused (letta-db keeps the password it was made with) nor touched
+export COMPOSE_PROJECT_NAME="${COMPOSE_PROJECT_NAME:-letta-voice-stack-test}"
+step "Compose project $COMPOSE_PROJECT_NAME, from empty volumes"
+docker ps -aq --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME" | xargs -r docker rm -f >/dev/null
+old_volumes="$(docker volume ls -q --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME")"
+[[ -z "$old_volumes" ]] || xargs docker volume rm >/dev/null <<<"$old_volumes" || die "cannot remove the volumes of an earlier test run: $old_volumes"
+if [[ -n "$old_volumes" ]]; then done_ "removed an earlier run's volumes: ${old_volumes//$'\n'/ }"; else done_ "no earlier volumes"; fi
+
+# 4. the stack, from nothing to healthy, through the product's own command
 make --no-print-directory up MODE=compose || die "make up MODE=compose failed"
 phase_done "make up MODE=compose (build our image, start, healthy)"
 
-# 4. smoke
+# 5. smoke
 if [[ -z "${SKIP_SMOKE:-}" ]]; then
   make --no-print-directory smoke MODE=compose || die "make smoke MODE=compose failed"
   phase_done "make smoke MODE=compose"
 fi
 
-# 5. faults, each with its figure (tests/compose): agent container SIGKILL mid-session, livekit container
+# 6. faults, each with its figure (tests/compose): agent container SIGKILL mid-session, livekit container
 # restart, backup/restore round trip, `make down && make up` keeping the agent and a word told before
 if [[ -z "${SKIP_SMOKE:-}${SKIP_FAULTS:-}" ]]; then
   bash "$ROOT/scripts/install-python.sh" >/dev/null || die "the test venv (.stack/venv) could not be installed"
@@ -108,7 +118,7 @@ if [[ -z "${SKIP_SMOKE:-}${SKIP_FAULTS:-}" ]]; then
   phase_done "faults (tests/compose)"
 fi
 
-# 6. the tls profile: Caddy with `tls internal` in front, real Chromium trusting its CA over HTTPS and wss.
+# 7. the tls profile: Caddy with `tls internal` in front, real Chromium trusting its CA over HTTPS and wss.
 # The settings go into .env for this step only (the web container reads them from there) and the file is
 # restored afterwards (also by the cleanup). LIVEKIT_PUBLIC_URL is blank for compose's interpolation alone:
 # it would turn on livekit's use_external_ip, whose STUN lookup fails without internet.
@@ -129,7 +139,7 @@ if [[ -z "${SKIP_SMOKE:-}${SKIP_FAULTS:-}${SKIP_TLS:-}" ]]; then
   phase_done "tls profile (Chromium over HTTPS/wss)"
 fi
 
-# 7. scale: two agent replicas (AGENT_WORKERS=2) and the scale profile (LIVEKIT_NODES=2: Redis and a second
+# 8. scale: two agent replicas (AGENT_WORKERS=2) and the scale profile (LIVEKIT_NODES=2: Redis and a second
 # livekit-server node), on the same stack and volumes; .env is restored afterwards (also by the cleanup).
 if [[ -z "${SKIP_SMOKE:-}${SKIP_FAULTS:-}${SKIP_SCALE:-}" ]]; then
   step "scale: AGENT_WORKERS=2 LIVEKIT_NODES=2 (two agent replicas; Redis and a second livekit-server node)"
@@ -146,6 +156,6 @@ if [[ -z "${SKIP_SMOKE:-}${SKIP_FAULTS:-}${SKIP_SCALE:-}" ]]; then
   phase_done "scale (tests/compose/test_compose_scale.py)"
 fi
 
-# 8. down (volumes kept), engine stopped by the cleanup
+# 9. down (volumes kept), engine stopped by the cleanup
 make --no-print-directory down MODE=compose || die "make down MODE=compose failed"
 phase_done "make down MODE=compose"

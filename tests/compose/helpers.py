@@ -16,7 +16,7 @@ import httpx
 from services.shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-PROJECT = "letta-voice-stack"  # compose.yaml's `name`
+PROJECT = os.environ.get("COMPOSE_PROJECT_NAME", "letta-voice-stack")  # scripts/test-compose.sh sets its own
 UP_S = 900  # `make up MODE=compose` (images cached)
 
 
