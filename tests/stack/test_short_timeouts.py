@@ -19,8 +19,8 @@ from livekit import api
 
 from services.agent.probe import Human, default_agent_id, delete_room, dispatch, our_agents, poll
 from services.shared.livekit import livekit_api
-from services.shared.settings import ENV_FILE, Settings, get_settings
-from tests.helpers import add_env_lines, eventually, log_entries, log_size, log_tail, make_up, worker_names
+from services.shared.settings import Settings
+from tests.helpers import eventually, log_entries, log_size, log_tail, settings_applied, worker_names
 from tests.stack.recovery_rtc import start_client
 
 pytestmark = pytest.mark.lifecycle
@@ -36,29 +36,14 @@ MARKER = '{"lvs": true}'  # ours, without a Letta agent id (nothing to re-dispat
 @pytest.fixture(scope="module")
 def short(stack: Settings) -> Iterator[Settings]:
     """The stack running with the short timeouts; the original .env restored and applied afterwards."""
-    original = ENV_FILE.read_text() if ENV_FILE.exists() else None
-    add_env_lines(
-        ENV_FILE,
+    with settings_applied(
         f"RECOVERY_SWEEP_INTERVAL={SWEEP_INTERVAL}",
         f"RECOVERY_EMPTY_ROOM_AFTER={EMPTY_AFTER}",
         f"RECOVERY_AGENTS_ONLY_AFTER={AGENTS_ONLY_AFTER}",
         f"AGENT_IDLE_TIMEOUT={IDLE_TIMEOUT}",
-    )
-    try:
-        applied = make_up()
-        assert applied.returncode == 0, applied.stdout[-3000:]
-        get_settings.cache_clear()
-        settings = get_settings()
+    ) as settings:
         assert settings.recovery.empty_room_after == EMPTY_AFTER and settings.agent.idle_timeout == IDLE_TIMEOUT
         yield settings
-    finally:
-        if original is None:
-            ENV_FILE.unlink(missing_ok=True)
-        else:
-            ENV_FILE.write_text(original)
-        get_settings.cache_clear()
-        restored = make_up()
-        assert restored.returncode == 0, restored.stdout[-3000:]
 
 
 def room_name(settings: Settings, tag: str) -> str:
