@@ -41,7 +41,9 @@ def answering(status: int) -> Iterator[int]:
 
 
 def test_health_urls_follow_the_port_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in {"WEB_PORT": "7001", "AGENT_PORT": "7002", "RECOVERY_PORT": "7003"}.items():
+    values = {"WEB_PORT": "7001", "AGENT_PORT": "7002", "RECOVERY_PORT": "7003", "AGENT_INSTANCE": "0"}
+    monkeypatch.delenv("AGENT_SLOTS_DIR", raising=False)
+    for name, value in values.items():
         monkeypatch.setenv(name, value)
     settings = Settings()
     assert health.health_url(settings, "web") == f"{settings.web.base_url}/healthz"
@@ -85,7 +87,7 @@ def test_main_fails_on_a_port_nobody_listens_on(
 ) -> None:
     with answering(200) as port:
         pass  # closed again: nothing listens there now
-    monkeypatch.setattr(health, "get_settings", lambda: Settings(agent={"port": port}))
+    monkeypatch.setattr(health, "get_settings", lambda: Settings(agent={"port": port, "instance": 0}))
     assert health.main(["agent"]) == 1
     assert f"health: agent at http://127.0.0.1:{port}/" in capsys.readouterr().err
 
