@@ -34,6 +34,9 @@ class Program:
     user: str | None = None
     directory: Path = ROOT
     stop_wait: int = 15
+    # SIGTERM to the whole process group (children too); False: only to the program, which stops its own
+    # children (an agent worker drains its running jobs first). SIGKILL after stop_wait always takes the group.
+    stop_as_group: bool = True
 
     @property
     def port(self) -> int:
@@ -99,7 +102,8 @@ def agent_workers(settings: Settings) -> list[Program]:
                 health=Health("http", f"http://127.0.0.1:{port}/", registration_path(settings, i)),
                 ports=(("AGENT_PORT", port), ("AGENT_METRICS_PORT", metrics_port)),
                 env={"AGENT_INSTANCE": str(i)} if i else {},
-                stop_wait=30,
+                stop_wait=agent.drain_timeout + 20,  # SIGKILL only once the drain has had its time
+                stop_as_group=False,  # the job processes must not get SIGTERM: the worker drains them
             )
         )
     return workers

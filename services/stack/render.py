@@ -145,7 +145,7 @@ def supervisord_conf(settings: Settings, progs: list[Program]) -> str:
             "startretries": "5",
             "stopsignal": "TERM",
             "stopwaitsecs": str(prog.stop_wait),
-            "stopasgroup": "true",
+            "stopasgroup": "true" if prog.stop_as_group else "false",
             "killasgroup": "true",
             "redirect_stderr": "true",
             "stdout_logfile": str(s.log_dir / f"{prog.name}.log"),

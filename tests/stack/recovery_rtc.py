@@ -1,7 +1,8 @@
 """A real LiveKit rtc participant in its own process, for recovery tests (so it can be SIGKILLed).
 
-Run: python -m tests.stack.recovery_rtc ROOM IDENTITY [--agent] [--attr k=v ...]
-Prints "joined" once connected (and an audio track is published), then stays until killed.
+Run: python -m tests.stack.recovery_rtc ROOM IDENTITY [--agent] [--attr k=v ...] [--signal-only]
+Prints "joined" once connected (and an audio track is published), then stays until killed. With --signal-only
+it opens the signal connection and never sets up media (listed JOINED, never ACTIVE).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 from livekit import api, rtc
 
 from services.shared.settings import Settings, get_settings
@@ -42,6 +44,16 @@ async def join(room_name: str, identity: str, agent: bool, attributes: dict[str,
     await asyncio.Event().wait()
 
 
+async def signal_only(room_name: str, identity: str) -> None:
+    settings = get_settings()
+    tok = token(settings, room_name, identity, agent=False, attributes={})
+    url = f"{settings.livekit.url}/rtc?access_token={tok}&protocol=15&sdk=python"
+    async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
+        await ws.receive()  # the join response: LiveKit lists the participant now
+        print("joined", flush=True)
+        await asyncio.Event().wait()
+
+
 @dataclass
 class RtcClient:
     """A running participant process."""
@@ -63,11 +75,14 @@ def start_client(
     agent: bool = False,
     attributes: dict[str, str] | None = None,
     timeout: float = 30,
+    signal: bool = False,
 ) -> RtcClient:
     """Start a participant process and wait (with a deadline) until it has joined."""
     args = [sys.executable, "-m", "tests.stack.recovery_rtc", room, identity]
     if agent:
         args.append("--agent")
+    if signal:
+        args.append("--signal-only")
     for key, value in (attributes or {}).items():
         args += ["--attr", f"{key}={value}"]
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, text=True)
@@ -88,8 +103,12 @@ def main() -> None:
     parser.add_argument("identity")
     parser.add_argument("--agent", action="store_true")
     parser.add_argument("--attr", action="append", default=[])
+    parser.add_argument("--signal-only", action="store_true")
     args = parser.parse_args()
     attributes = dict(a.split("=", 1) for a in args.attr)
+    if args.signal_only:
+        asyncio.run(signal_only(args.room, args.identity))
+        return
     asyncio.run(join(args.room, args.identity, args.agent, attributes))
 
 

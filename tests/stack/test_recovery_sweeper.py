@@ -18,7 +18,7 @@ import pytest
 from livekit import api
 from livekit.protocol import models
 
-from services.recovery.policy import Rule
+from services.recovery.policy import ActionKind, Rule, decide, observe
 from services.recovery.sweeper import Outcome, Sweeper
 from services.shared.livekit import HEARTBEAT_ATTRIBUTE, livekit_api, room_metadata
 from services.shared.settings import RecoverySettings, RoomOwnership, Settings
@@ -280,5 +280,38 @@ def test_hour_old_live_session_is_not_touched(stack: Settings) -> None:
                     assert set(listed) == {"human", agent_identity}
                     assert all(p.state == models.ParticipantInfo.State.ACTIVE for p in listed.values())
             await lk.room.delete_room(api.DeleteRoomRequest(room=room))
+
+    run(scenario(), stack)
+
+
+@pytest.mark.parametrize("rule", [Rule.EMPTY_ROOM, Rule.AGENTS_ONLY])
+def test_a_human_who_joins_after_the_snapshot_keeps_the_room(stack: Settings, rule: Rule) -> None:
+    """The race, made deterministic: the sweeper takes its snapshot and decides to delete the room, a human joins,
+    then the sweeper carries the deletion out. Its re-check against the room as it is now must spare the room."""
+    settings = settings_for(stack, empty_room_after=0, agents_only_after=0)
+    room = room_name("recheck")
+    agent_identity = f"{stack.agent.identity_prefix}-rectest-alone"
+
+    async def scenario() -> None:
+        async with livekit_api(settings) as lk:
+            await lk.room.create_room(api.CreateRoomRequest(name=room, metadata=MARKED))
+            started = [start_client(room, agent_identity, agent=True)] if rule is Rule.AGENTS_ONLY else []
+            with clients(*started):
+                sweeper = Sweeper(settings, lk)
+                snapshot = await sweeper.fetch([room])
+                now = time.time()
+                sweeper.memory = observe({}, snapshot, now)
+                actions = decide(snapshot, now, settings.recovery, sweeper.memory)
+                assert [(a.kind, a.rule) for a in actions] == [(ActionKind.DELETE_ROOM, rule)], actions
+                human = start_client(room, "just-joined")  # between the snapshot and the deletion
+                with clients(human):
+                    assert await sweeper.execute(actions[0]) is Outcome.SKIPPED
+                    assert await room_exists(lk, room), "the room was deleted under the human who just joined"
+                    assert "just-joined" in await people(lk, room)
+                    # Without the human the same deletion goes ahead: the re-check spares only a room that changed.
+                    await lk.room.remove_participant(api.RoomParticipantIdentity(room=room, identity="just-joined"))
+                    await until(lambda: _gone(lk, room, "just-joined"), 15, "the human's removal to be listed")
+                    assert await sweeper.execute(actions[0]) is Outcome.DONE
+                    assert not await room_exists(lk, room)
 
     run(scenario(), stack)
