@@ -86,7 +86,8 @@ def test_a_claimed_index_sets_the_workers_ports_and_its_health_check(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name in ("AGENT_INSTANCE", "AGENT_PORT"):
-        monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(name, "0")  # recorded, so the claim's own AGENT_INSTANCE is undone after the test
+        monkeypatch.delenv(name)
     monkeypatch.setenv("STACK_DIR", str(tmp_path / "stack"))
     monkeypatch.setenv("AGENT_SLOTS_DIR", str(tmp_path / "slots"))
     monkeypatch.setenv("AGENT_WORKERS", "2")
