@@ -5,7 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 MUTMUT_VERSION=3.8.1
 VENV="$STACK_DIR/venv"
-MODULES=(services.web.policy services.agent.policy services.agent.presence services.recovery.policy services.shared.settings)
+MODULES=(services.web.policy services.agent.policy services.agent.presence services.recovery.policy services.shared.setting_checks services.shared.settings)
 [[ -x "$VENV/bin/python" ]] || die "the services venv is missing: run 'make up' (or scripts/install-python.sh) first."
 
 step "mutmut $MUTMUT_VERSION in $VENV"

@@ -7,8 +7,6 @@ documents every field; `tests/unit/test_settings.py` checks that it stays comple
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -18,36 +16,22 @@ from urllib.parse import urlparse
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from services.shared import setting_checks as checks
+from services.shared.setting_checks import MIN_SECRET_BYTES, is_loopback
+
+__all__ = ["MIN_SECRET_BYTES", "is_loopback"]  # re-exported: services import them from here
+
 ROOT = Path(__file__).resolve().parents[2]
 ENV_FILE = ROOT / ".env"
 # Generated once by the native stack (services/stack/dev_secrets.py); `.env` and the environment override it.
 DEV_SECRETS_FILE = ROOT / ".stack" / "secrets.env"
 Port = Annotated[int, Field(ge=1, le=65535)]
-MIN_SECRET_BYTES = 32
-SQL_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
 def _section(prefix: str) -> SettingsConfigDict:
     return SettingsConfigDict(
         env_prefix=prefix, env_file=(DEV_SECRETS_FILE, ENV_FILE), env_file_encoding="utf-8", extra="ignore"
     )
-
-
-def _check_url(value: str, schemes: tuple[str, ...]) -> str:
-    parsed = urlparse(value)
-    if parsed.scheme not in schemes or not parsed.hostname:
-        raise ValueError(f"must be a URL starting with {' or '.join(s + '://' for s in schemes)}")
-    return value.rstrip("/")
-
-
-def is_loopback(host: str) -> bool:
-    """True for a host name or address that only this machine can reach."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class StackSettings(BaseSettings):
@@ -68,7 +52,7 @@ class StackSettings(BaseSettings):
     @classmethod
     def _under_root(cls, value: Path | None) -> Path | None:
         """Relative paths are relative to the project folder, whatever the working directory."""
-        return None if value is None else (value if value.is_absolute() else ROOT / value)
+        return checks.under_root(value, ROOT)
 
     @property
     def cache(self) -> Path:
@@ -133,7 +117,7 @@ class LiveKitSettings(BaseSettings):
     @field_validator("url", "public_url")
     @classmethod
     def _ws_url(cls, value: str | None) -> str | None:
-        return None if value is None else _check_url(value, ("ws", "wss", "http", "https"))
+        return None if value is None else checks.check_url(value, ("ws", "wss", "http", "https"))
 
     @property
     def http_url(self) -> str:
@@ -245,7 +229,7 @@ class LLMSettings(BaseSettings):
     @field_validator("openai_base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        return _check_url(value, ("http", "https"))
+        return checks.check_url(value, ("http", "https"))
 
     @property
     def resolved_provider(self) -> LLMProvider:
@@ -269,10 +253,7 @@ class LLMSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _openai_needs_key(self) -> LLMSettings:
-        if self.provider is LLMProvider.OPENAI and not self.openai_api_key:
-            raise ValueError("LLM_PROVIDER=openai needs OPENAI_API_KEY")
-        if self.gguf_path is not None and not self.gguf_path.is_file():
-            raise ValueError(f"LLM_GGUF_PATH={self.gguf_path} is not a file")
+        checks.check_llm_choice(self.provider is LLMProvider.OPENAI, bool(self.openai_api_key), self.gguf_path)
         return self
 
 
@@ -312,14 +293,11 @@ class PostgresSettings(BaseSettings):
     @field_validator("user", "db", "admin_user")
     @classmethod
     def _identifier(cls, value: str) -> str:
-        if not SQL_NAME.fullmatch(value):
-            raise ValueError("must be a lower-case SQL name (letters, digits, _; starting with a letter or _)")
-        return value
+        return checks.check_sql_name(value)
 
     @model_validator(mode="after")
     def _two_roles(self) -> PostgresSettings:
-        if self.admin_user == self.user:
-            raise ValueError("POSTGRES_ADMIN_USER must differ from POSTGRES_USER (Letta's role is not the admin)")
+        checks.check_two_roles(self.admin_user, self.user)
         return self
 
     @property
@@ -350,7 +328,7 @@ class LettaSettings(BaseSettings):
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        return _check_url(value, ("http", "https"))
+        return checks.check_url(value, ("http", "https"))
 
     @property
     def openai_url(self) -> str:
@@ -431,8 +409,7 @@ class AgentSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _dead_after_spans_beats(self) -> AgentSettings:
-        if self.dead_after < 2 * self.heartbeat_interval:
-            raise ValueError("AGENT_DEAD_AFTER must be at least twice AGENT_HEARTBEAT_INTERVAL")
+        checks.check_dead_after(self.dead_after, self.heartbeat_interval)
         return self
 
     def instance_port(self, instance: int) -> int:
@@ -476,7 +453,7 @@ class SpeechSettings(BaseSettings):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        return None if value is None else _check_url(value, ("http", "https"))
+        return None if value is None else checks.check_url(value, ("http", "https"))
 
     @property
     def base_url(self) -> str:
@@ -535,31 +512,16 @@ class WebSettings(BaseSettings):
     @field_validator("trusted_proxies")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
-        for item in value:
-            try:
-                ipaddress.ip_network(item, strict=False)
-            except ValueError:
-                raise ValueError(f"{item!r} is not an IP address or network (e.g. 127.0.0.1, 10.0.0.0/8)") from None
-        return value
+        return checks.check_networks(value)
 
     @field_validator("trusted_proxies", "allowed_hosts", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                import json
-
-                return json.loads(text)
-            return [part.strip() for part in text.split(",") if part.strip()]
-        return value
+        return checks.split_list(value)
 
     @model_validator(mode="after")
     def _grace_within_token_life(self) -> WebSettings:
-        # An unjoined room counts as live for the grace; past it a newer session deletes the room, so
-        # its token (valid WEB_TOKEN_TTL) opens nothing. A grace longer than the token's life makes no sense.
-        if self.session_grace > self.token_ttl:
-            raise ValueError("WEB_SESSION_GRACE must not exceed WEB_TOKEN_TTL")
+        checks.check_session_grace(self.session_grace, self.token_ttl)
         return self
 
     @property
@@ -609,8 +571,7 @@ class RecoverySettings(BaseSettings):
     @field_validator("agent_health_url")
     @classmethod
     def _health_url(cls, value: str) -> str:
-        value = value.strip()
-        return value if value in ("", "off", "OFF") else _check_url(value, ("http", "https"))
+        return checks.check_health_url(value)
 
 
 class SmokeSettings(BaseSettings):
@@ -644,15 +605,7 @@ class DeploySettings(BaseSettings):
     @field_validator("domain")
     @classmethod
     def _hostname(cls, value: str | None) -> str | None:
-        if not value:
-            return None
-        labels = value.rstrip(".").split(".")
-        ok = len(labels) >= 2 and all(
-            0 < len(label) <= 63 and label.replace("-", "").isalnum() and not label.startswith("-") for label in labels
-        )
-        if not ok or "://" in value:
-            raise ValueError("must be a DNS name like voice.example.com (no scheme, no port)")
-        return value.rstrip(".").lower()
+        return checks.check_hostname(value)
 
 
 class ImageSettings(BaseSettings):
@@ -695,12 +648,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _strong_secret_off_loopback(self) -> Settings:
-        exposed = [b for b in (self.livekit.bind, self.web.bind) if not is_loopback(b)]
-        secret = self.livekit.api_secret.get_secret_value()
-        if exposed and len(secret.encode()) < MIN_SECRET_BYTES:
-            raise ValueError(
-                f"LIVEKIT_API_SECRET must be at least {MIN_SECRET_BYTES} bytes when binding to {exposed[0]}"
-            )
+        checks.check_strong_secret((self.livekit.bind, self.web.bind), self.livekit.api_secret.get_secret_value())
         return self
 
     @property
