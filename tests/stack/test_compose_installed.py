@@ -45,10 +45,13 @@ def test_livekit_server_accepts_the_compose_configuration(stack: Settings) -> No
         "LIVEKIT_RTC_TCP_PORT": str(_free_port()),
         "LIVEKIT_PUBLIC_URL": "",
     }
-    livekit_env = interpolate(yaml.safe_load(COMPOSE.read_text()), env)["services"]["livekit"]["environment"]
+    livekit = interpolate(yaml.safe_load(COMPOSE.read_text()), env)["services"]["livekit"]
+    entry = COMPOSE.parent / "config" / "livekit-entry.sh"
+    assert livekit["entrypoint"] == ["/bin/sh", "/lvs/livekit-entry.sh"], "compose starts livekit through its entry"
     proc = subprocess.Popen(
-        [str(binary)],
-        env={"PATH": os.environ["PATH"], **livekit_env},
+        # the container's own start: config/livekit-entry.sh (node 0, no Redis with one node), then the binary
+        ["/bin/sh", str(entry)],
+        env={"PATH": os.environ["PATH"], **livekit["environment"], "LIVEKIT_SERVER_BIN": str(binary)},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -192,6 +192,21 @@ def test_one_node_runs_without_redis_on_the_configured_ports(tmp_path: Path) -> 
     assert livekit_config(cluster_settings(1)).get("redis") is None
 
 
+@pytest.mark.parametrize("node", [0, 1])
+def test_the_compose_livekit_containers_listen_on_the_env_files_ports(tmp_path: Path, node: int) -> None:
+    """What compose hands the container (not a hand-made environment): .env's LIVEKIT_PORT and
+    LIVEKIT_RTC_TCP_PORT reach the entry, which must not fall back to the defaults."""
+    from tests.unit.test_compose_file import COMPOSE, TEST_ENV, interpolate
+
+    dotenv = {**TEST_ENV, "LIVEKIT_PORT": "17880", "LIVEKIT_RTC_TCP_PORT": "17881", "LIVEKIT_NODES": "2"}
+    dotenv |= {"REDIS_PASSWORD": "p" * 64}
+    service = interpolate(yaml.safe_load(COMPOSE.read_text()), dotenv)["services"]["livekit"]
+    container_env = {k: str(v) for k, v in service["environment"].items()}
+    args = ["--node", str(node)] if node else []
+    env = started_with(run_livekit_entry(tmp_path, container_env, *args))
+    assert (int(env["LIVEKIT_PORT"]), int(env["LIVEKIT_RTC_TCP_PORT"])) == (17880 + 100 * node, 17881 + 100 * node)
+
+
 @pytest.mark.parametrize(
     ("env", "args", "message"),
     [
