@@ -3,6 +3,7 @@ the exact message an operator reads when it does not."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,16 @@ import pytest
 from services.shared import setting_checks as checks
 
 pytestmark = pytest.mark.unit
+
+
+def passes_or_says(check: Callable[..., object], args: tuple[object, ...], message: str | None) -> None:
+    """``check(*args)`` passes (message None), or raises ValueError with exactly ``message``."""
+    if message is None:
+        check(*args)
+        return
+    with pytest.raises(ValueError) as caught:
+        check(*args)
+    assert str(caught.value) == message
 
 
 @pytest.mark.parametrize(
@@ -91,12 +102,8 @@ def test_llm_choice(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("dead_after", "interval", "ok"), [(2.0, 1.0, True), (1.99, 1.0, False), (3.0, 1.0, True)])
 def test_dead_after_spans_two_beats(dead_after: float, interval: float, ok: bool) -> None:
-    if ok:
-        checks.check_dead_after(dead_after, interval)
-        return
-    with pytest.raises(ValueError) as caught:
-        checks.check_dead_after(dead_after, interval)
-    assert str(caught.value) == "AGENT_DEAD_AFTER must be at least twice AGENT_HEARTBEAT_INTERVAL"
+    message = "AGENT_DEAD_AFTER must be at least twice AGENT_HEARTBEAT_INTERVAL"
+    passes_or_says(checks.check_dead_after, (dead_after, interval), None if ok else message)
 
 
 def test_networks() -> None:
@@ -125,12 +132,8 @@ def test_split_list(value: object, expected: object) -> None:
 
 @pytest.mark.parametrize(("grace", "ttl", "ok"), [(60, 60, True), (61, 60, False), (0, 60, True)])
 def test_session_grace_within_token_life(grace: float, ttl: float, ok: bool) -> None:
-    if ok:
-        checks.check_session_grace(grace, ttl)
-        return
-    with pytest.raises(ValueError) as caught:
-        checks.check_session_grace(grace, ttl)
-    assert str(caught.value) == "WEB_SESSION_GRACE must not exceed WEB_TOKEN_TTL"
+    message = "WEB_SESSION_GRACE must not exceed WEB_TOKEN_TTL"
+    passes_or_says(checks.check_session_grace, (grace, ttl), None if ok else message)
 
 
 @pytest.mark.parametrize(
