@@ -15,6 +15,7 @@ step "Unit tests"
 
 # The stack under test runs two agent workers: the standby-worker heal and the spreading of jobs are tested,
 # and every other test runs against the scale-out configuration (the default for users stays one worker).
+caller_env="$(declare -p AGENT_WORKERS AGENT_MAX_JOBS 2>/dev/null || true)"  # restored for the compose run
 export AGENT_WORKERS="${AGENT_WORKERS:-2}"
 # 12 job slots (2 x 6): the burst test starts 10 sessions at once and none may be left without an agent.
 export AGENT_MAX_JOBS="${AGENT_MAX_JOBS:-6}"
@@ -60,6 +61,10 @@ elif [[ $started_here == 0 ]]; then
   info "compose stack skipped: a native stack this run did not start runs on its ports ('make down', then 'make test-compose')"
 else
   step "The compose stack on a real Docker engine (make test-compose)"
+  # the native run's worker settings must not reach compose (AGENT_WORKERS sets its replicas there): only
+  # what the caller set, as for `make test-compose` alone
+  unset AGENT_WORKERS AGENT_MAX_JOBS LVS_TEST_OWNS_STACK
+  eval "$caller_env"
   bash "$ROOT/scripts/test-compose.sh" || compose_rc=$?
 fi
 if ((native_rc != 0 || compose_rc != 0)); then

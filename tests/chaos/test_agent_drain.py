@@ -1,6 +1,7 @@
-"""`make restart s=agent` while a session is live: SIGTERM drains the worker (AGENT_DRAIN_TIMEOUT), so the turn
-under way is answered by the same agent before it goes, and afterwards a new agent (exactly one) serves the room
-and answers again (the recovery sidecar re-dispatches once the restarted worker has registered).
+"""`make restart s=agent` (the worker serving the session: agent-2 … with AGENT_WORKERS=2) while a session is
+live: SIGTERM drains the worker (AGENT_DRAIN_TIMEOUT), so the turn under way is answered by the same agent
+before it goes, and afterwards a new agent (exactly one) serves the room and answers again (the recovery
+sidecar re-dispatches once a worker has registered).
 
 What the product promises (services/shared/settings.py AGENT_DRAIN_TIMEOUT "Seconds SIGTERM waits for running
 jobs", docs/operations.md `make restart s=agent`): running jobs are not killed at SIGTERM; nothing promises the
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from services.agent.probe import Human, default_agent_id, espeak_wav, human_with_agent, our_agents, until
+from services.shared.livekit import WORKER_ATTRIBUTE
 from services.shared.settings import Settings
 from tests.helpers import ROOT, holds, settings_applied, worker_logs_tail
 
@@ -31,16 +33,22 @@ RESTART_S = 240
 
 
 class Restart:
-    """`make restart s=agent` in a thread (subprocess.run with a timeout); `started_at` is when it began."""
+    """`make restart s=<worker>` in a thread (subprocess.run with a timeout); `started_at` is when it began."""
 
-    def __init__(self) -> None:
+    def __init__(self, program: str) -> None:
+        self.program = program
         self.started_at = 0.0
         self.result: subprocess.CompletedProcess[str] | None = None
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         self.result = subprocess.run(
-            ["make", "restart", "s=agent"], cwd=ROOT, capture_output=True, text=True, check=False, timeout=RESTART_S
+            ["make", "restart", f"s={self.program}"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=RESTART_S,
         )
 
     def start(self) -> None:
@@ -64,10 +72,14 @@ async def scenario(settings: Settings, tmp: Path) -> str:
         await until(lambda: human.loud_frames > 10, JOIN_S, "the greeting's audio")
         await until(lambda: human.agent_state() == "listening", JOIN_S, "the agent to listen")
         first = agent_sid(human)
+        agent = human.agent()
+        assert agent is not None
+        # the worker that serves this session (with AGENT_WORKERS=2 it may be agent-2): the one to restart
+        serving = agent.attributes.get(WORKER_ATTRIBUTE, "agent")
         spoke_at = time.monotonic()
         human.say_pcm(question)
         await until(lambda: "capital" in human.user_text(), REPLY_S, lambda: f"the question heard: {human.transcripts}")
-        restart = Restart()
+        restart = Restart(serving)
         restart.start()  # SIGTERM reaches the worker while the turn is under way
         await until(
             lambda: human.reply_frames(spoke_at) > 10,
@@ -76,7 +88,7 @@ async def scenario(settings: Settings, tmp: Path) -> str:
         )
         assert agent_sid(human) == first, "the turn under way was answered by another agent than the one asked"
         answered_after = time.monotonic() - restart.started_at
-        await until(restart.done, RESTART_S, "make restart s=agent to finish")
+        await until(restart.done, RESTART_S, f"make restart s={serving} to finish")
         assert restart.result is not None and restart.result.returncode == 0, restart.result
         # the drained agent goes; a new one (a new participant sid) serves the room
         await until(
