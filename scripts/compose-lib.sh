@@ -3,7 +3,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ENV_FILE="${ENV_FILE:-$ROOT/.env}"
-export ALL_PROFILES="local-models,tls,scale"  # every profile, for down/status/logs
+export ALL_PROFILES="local-models,local-speech,tls,scale"  # every profile, for down/status/logs
 
 # env_get KEY: the value the stack will use: the process environment first, then the .env file.
 env_get() {

@@ -19,6 +19,8 @@ done_ "installed"
 
 cd "$ROOT"
 rm -rf mutants # a fresh copy: mutmut caches results by function hash, not by the tests that kill them
+# the copy's unit tests use the installed programs (pg_restore of the pgserver wheel …): the same .stack
+mkdir -p mutants && ln -s "$STACK_DIR" mutants/.stack
 selected=("${MODULES[@]}")
 [[ -z "${m:-}" ]] || selected=("$m")
 for module in "${selected[@]}"; do

@@ -348,3 +348,12 @@ def test_letta_db_never_trusts_a_local_connection(doc: dict[str, Any]) -> None:
     assert "--auth-local=scram-sha-256" in args and "--auth-host=scram-sha-256" in args
     assert db["environment"]["PGPASSWORD"] == db["environment"]["POSTGRES_PASSWORD"], "backup/restore authenticate"
     assert "./config/letta-db-auth.sh:/lvs/letta-db-auth.sh:ro" in db["volumes"]
+
+
+def test_down_status_and_logs_reach_every_profile(raw: dict[str, Any]) -> None:
+    """scripts/compose-lib.sh ALL_PROFILES: a profile missing there leaves its containers running after
+    `make down` (the speech service's did)."""
+    profiles = {p for service in raw["services"].values() for p in service.get("profiles", [])}
+    line = next(ln for ln in (ROOT / "scripts" / "compose-lib.sh").read_text().splitlines() if "ALL_PROFILES=" in ln)
+    listed = set(re.search(r'ALL_PROFILES="([^"]*)"', line).group(1).split(","))  # type: ignore[union-attr]
+    assert listed == profiles

@@ -47,6 +47,7 @@ def test_is_loopback(host: str, loopback: bool) -> None:
         ("http://a:1/", ("http",), "http://a:1"),
         ("https://a.b/v1//", ("http", "https"), "https://a.b/v1"),
         ("ws://127.0.0.1:7880", ("ws", "http"), "ws://127.0.0.1:7880"),
+        ("http://a/X", ("http",), "http://a/X"),  # only slashes are trimmed
     ],
 )
 def test_check_url_accepts_and_trims(value: str, schemes: tuple[str, ...], expected: str) -> None:
@@ -100,7 +101,10 @@ def test_llm_choice(tmp_path: Path) -> None:
         checks.check_llm_choice(False, False, tmp_path)  # a folder is not a model file
 
 
-@pytest.mark.parametrize(("dead_after", "interval", "ok"), [(2.0, 1.0, True), (1.99, 1.0, False), (3.0, 1.0, True)])
+@pytest.mark.parametrize(
+    ("dead_after", "interval", "ok"),
+    [(2.0, 1.0, True), (1.99, 1.0, False), (3.0, 1.0, True), (3.9, 2.0, False), (4.0, 2.0, True)],
+)
 def test_dead_after_spans_two_beats(dead_after: float, interval: float, ok: bool) -> None:
     message = "AGENT_DEAD_AFTER must be at least twice AGENT_HEARTBEAT_INTERVAL"
     passes_or_says(checks.check_dead_after, (dead_after, interval), None if ok else message)
@@ -156,6 +160,9 @@ def test_health_url_refuses_other_schemes() -> None:
         ("", None),
         ("Voice.Example.com.", "voice.example.com"),
         ("a-b.example.org", "a-b.example.org"),
+        ("example.com", "example.com"),  # two labels are enough
+        ("a.X", "a.x"),  # only the final dot is trimmed
+        ("host.exampleX", "host.examplex"),
         ("x." + "a" * 63 + ".com", "x." + "a" * 63 + ".com"),
     ],
 )
@@ -201,3 +208,39 @@ def test_each_section_reads_its_prefix_from_the_environment_and_both_env_files()
         "env_file_encoding": "utf-8",
         "extra": "ignore",
     }
+
+
+@pytest.mark.parametrize(
+    ("url", "by", "expected"),
+    [
+        ("ws://a:7880", 0, "ws://a:7880"),
+        ("ws://a:7880", 1, "ws://a:7881"),
+        ("https://voice.example.com/x", 100, "https://voice.example.com:543/x"),  # the scheme's default port
+        ("wss://voice.example.com", 100, "wss://voice.example.com:543"),
+        ("http://a", 100, "http://a:180"),
+        ("ws://[::1]:7880", 100, "ws://[::1]:7980"),
+        ("ws://:7880", 100, "ws://:7980"),
+    ],
+)
+def test_shift_port(url: str, by: int, expected: str) -> None:
+    from services.shared.settings import shift_port
+
+    assert shift_port(url, by) == expected
+
+
+def test_a_bad_setting_exits_2_naming_it(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from services.shared.settings import get_settings, load_settings_or_exit
+
+    monkeypatch.setenv("WEB_PORT", "eighty")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SystemExit) as caught:
+            load_settings_or_exit()
+    finally:
+        get_settings.cache_clear()
+    assert caught.value.code == 2 and caught.value.__suppress_context__
+    err = capsys.readouterr().err
+    assert err.startswith("error: invalid setting: WEB_PORT: ") and err.endswith("\n"), err
+    monkeypatch.delenv("WEB_PORT")
+    assert load_settings_or_exit().web.port == get_settings().web.port
+    get_settings.cache_clear()
