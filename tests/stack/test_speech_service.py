@@ -15,6 +15,7 @@ from services.shared.audio import rms
 from services.shared.settings import Settings
 from services.stack.supervisor import Supervisor
 from tests.helpers import eventually, log_tail
+from tests.unit.test_speech_service import wav_bytes
 
 pytestmark = pytest.mark.stack
 # Shared libraries only the speech models load: CTranslate2 (faster-whisper) and espeak-ng of the Piper
@@ -74,15 +75,9 @@ def test_the_speech_service_speaks_and_hears_with_the_key(stack: Settings) -> No
     with wave.open(io.BytesIO(spoken.content)) as w:
         pcm, rate = w.readframes(w.getnframes()), w.getframerate()
     assert rms(pcm) > 300
-    out = io.BytesIO()
-    with wave.open(out, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm)
     heard = httpx.post(
         f"{base(stack)}/v1/audio/transcriptions",
-        files={"file": ("q.wav", out.getvalue(), "audio/wav")},
+        files={"file": ("q.wav", wav_bytes(pcm, rate), "audio/wav")},
         data={"model": "whisper-1", "language": "en"},
         headers=auth(stack),
         timeout=60,
