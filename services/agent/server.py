@@ -48,15 +48,18 @@ def worker_url(settings: Settings) -> str:
     """The livekit-server node this worker registers with: in a cluster worker i takes node i mod
     LIVEKIT_NODES, so every node has workers (LiveKit hands jobs to workers of any node through Redis, and a
     stopped node leaves the workers of the others serving every room)."""
-    lk = settings.livekit
-    return lk.node_url(settings.agent.instance % lk.nodes)
+    return settings.livekit.node_url(worker_node(settings))
+
+
+def worker_node(settings: Settings) -> int:
+    """The livekit-server node worker AGENT_INSTANCE registers with (i mod LIVEKIT_NODES)."""
+    return settings.agent.instance % settings.livekit.nodes
 
 
 def worker_api_url(settings: Settings) -> str:
     """The server API of the node this worker registered with: its duplicate checks ask the node that hands
     it jobs (every node answers for every room through Redis), so a stopped node 1 leaves them working."""
-    lk = settings.livekit
-    return lk.node_http_url(settings.agent.instance % lk.nodes)
+    return settings.livekit.node_http_url(worker_node(settings))
 
 
 def build_server(settings: Settings):  # -> AgentServer (import deferred: see run())
