@@ -107,8 +107,24 @@ def build_stt(plan: SpeechPlan, settings: Settings, offline_model: object = None
 
 
 def build_tts(plan: SpeechPlan, settings: Settings) -> tts.TTS:
-    """The TTS of the plan. Non-streaming: the session's sentence tokenizer sends one sentence per request,
-    so the first sentence is spoken while Letta still writes the rest."""
+    """The TTS of the plan, fed from the reply's first clause on (see chunking.py): every TTS of ours is
+    non-streaming, so it gets one chunk per request while Letta still writes the rest."""
+    return speak_from_first_clause(_plan_tts(plan, settings))
+
+
+def speak_from_first_clause(engine: tts.TTS) -> tts.TTS:
+    """Wrap a non-streaming TTS in livekit-agents' StreamAdapter with our clause tokenizer (else the session
+    would wrap it with a whole-sentence tokenizer)."""
+    if engine.capabilities.streaming:
+        return engine
+    from livekit.agents import tts as agents_tts
+
+    from services.agent.chunking import ClauseTokenizer
+
+    return agents_tts.StreamAdapter(tts=engine, sentence_tokenizer=ClauseTokenizer())
+
+
+def _plan_tts(plan: SpeechPlan, settings: Settings) -> tts.TTS:
     from livekit.plugins import openai
 
     if plan.tts is TTSProvider.OPENAI:

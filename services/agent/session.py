@@ -55,7 +55,7 @@ def prewarm(proc: JobProcess) -> None:
 
     settings = get_settings()
     started = time.monotonic()
-    proc.userdata["vad"] = silero.VAD.load()
+    proc.userdata["vad"] = silero.VAD.load(min_silence_duration=settings.agent.vad_min_silence)
     proc.userdata.update(load_offline_models(plan_speech(settings)))
     log.info(
         "job process prewarmed",
@@ -85,6 +85,8 @@ def build_session(settings: Settings, userdata: dict[str, Any]) -> AgentSession:
         tts=build_tts(plan, settings),
         turn_handling={
             "turn_detection": "vad",
+            # The VAD's silence timer is the shorter one: the transcription runs while this delay still waits.
+            "endpointing": {"min_delay": settings.agent.endpointing_delay},
             "interruption": {"enabled": True, "mode": "vad"},
             # A preemptive request would write a half-heard turn into Letta's memory.
             "preemptive_generation": {"enabled": False},

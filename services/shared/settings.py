@@ -406,6 +406,20 @@ class AgentSettings(BaseSettings):
     dead_after: float = Field(
         default=3.0, gt=0, description="An agent whose heartbeat is older than this is dead (its worker died)."
     )
+    vad_min_silence: float = Field(
+        default=0.3,
+        ge=0.1,
+        le=2.0,
+        description="Seconds of silence before the VAD ends a stretch of speech and its transcription starts"
+        " (it runs while the end-of-turn delay below still waits; livekit-agents' default is 0.55).",
+    )
+    endpointing_delay: float = Field(
+        default=0.5,
+        ge=0.1,
+        le=3.0,
+        description="Seconds after the last speech before the user's turn counts as finished (a shorter pause"
+        " is part of the same turn).",
+    )
 
     @model_validator(mode="after")
     def _dead_after_spans_beats(self) -> AgentSettings:

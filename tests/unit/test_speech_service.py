@@ -443,3 +443,30 @@ def test_the_openai_plugin_reports_a_wrong_key_as_an_error() -> None:
             await tts.aclose()
 
     run(test)
+
+
+def test_the_agents_tts_speaks_the_first_clause_while_the_reply_is_still_being_written() -> None:
+    from livekit.plugins import openai
+
+    from services.agent.providers import speak_from_first_clause
+
+    async def test(client: TestClient) -> None:
+        base = str(client.make_url("/v1"))
+        engine = openai.TTS(model="piper", voice="joe", response_format="pcm", api_key=KEY, base_url=base)
+        voice = speak_from_first_clause(engine)
+        assert voice.capabilities.streaming  # the session will not wrap it in its whole-sentence tokenizer
+        try:
+            async with voice.stream() as stream:
+                for word in ["The", "capital", "of", "France", "is", "Paris,", "a"]:
+                    stream.push_text(word + " ")
+                # No sentence end yet and no end of input: audio comes from the first clause alone.
+                first = await asyncio.wait_for(stream.__anext__(), timeout=30)
+                assert first.frame.samples_per_channel > 0
+                stream.push_text("city on the Seine.")
+                stream.end_input()
+                rest = [ev.frame async for ev in stream]
+            assert rtc.combine_audio_frames([first.frame, *rest]).duration > 1.5
+        finally:
+            await voice.aclose()
+
+    run(test)
