@@ -17,12 +17,18 @@ from livekit.agents.utils import shortuuid
 
 FIRST_CHUNK_MIN_WORDS = 3  # "Paris," alone sounds clipped; "The capital is Paris," does not
 SENTENCE_MIN_CHARS = 20  # "Yes." or "Mr." is spoken with what follows it
+# Words whose full stop does not end a sentence (an initial like "J." or a dotted one like "U.S" neither).
+ABBREVIATIONS = frozenset({"mr", "mrs", "ms", "dr", "st", "vs", "etc", "jr", "sr", "prof", "no", "approx"})
 
 # A boundary is followed by whitespace: the next word has begun, so "3.5" or "e.g" mid-token never splits.
 _CLOSERS = "\"')\\]\u201d\u2019"  # quotes and brackets that close what ends before them
 _DASHES = "\\-\u2013\u2014"
 _CLAUSE_END = re.compile(f"(?:[,;:.!?\u2026]|\\s[{_DASHES}])[{_CLOSERS}]*(?=\\s)")
 _SENTENCE_END = re.compile(f"[.!?\u2026][{_CLOSERS}]*(?=\\s)")
+_ENDS_SENTENCE = re.compile(r"[.!?\u2026]")
+# The reply so far ends with a word and its full stop: a first sentence like "Noted." is spoken at once (the
+# whitespace after it may come only with the end of the stream).
+_TRAILING_SENTENCE_END = re.compile(r"([A-Za-z][\w.']*)[.!?]$")
 
 
 def chunk_end(text: str, *, first: bool) -> int | None:
@@ -30,11 +36,26 @@ def chunk_end(text: str, *, first: bool) -> int | None:
     pattern = _CLAUSE_END if first else _SENTENCE_END
     for match in pattern.finditer(text):
         piece = text[: match.end()]
-        if first and len(piece.split()) >= FIRST_CHUNK_MIN_WORDS:
+        if first and _long_enough(piece):
             return match.end()
         if not first and len(piece.strip()) >= SENTENCE_MIN_CHARS:
             return match.end()
+    if first and (tail := _TRAILING_SENTENCE_END.search(text)) and not _is_abbreviation(tail.group(1)):
+        return len(text)
     return None
+
+
+def _long_enough(piece: str) -> bool:
+    """A first chunk ending a sentence may be one word ("Sure."); one ending a clause needs a few."""
+    words = piece.split()
+    if _ENDS_SENTENCE.match(piece.rstrip(_CLOSERS + " \t\n")[-1:]) and not _is_abbreviation(words[-1][:-1]):
+        return True
+    return len(words) >= FIRST_CHUNK_MIN_WORDS
+
+
+def _is_abbreviation(word: str) -> bool:
+    word = word.strip(_CLOSERS + ".")
+    return len(word) <= 1 or "." in word or word.lower() in ABBREVIATIONS
 
 
 def split_reply(text: str) -> list[str]:

@@ -31,6 +31,8 @@ pytestmark = pytest.mark.unit
         ("It costs 1,000.50 dollars, roughly.", ["It costs 1,000.50 dollars,", " roughly."]),
         # dashes between words are clause boundaries, hyphens inside words are not
         ("A well-known fact — water is wet.", ["A well-known fact —", " water is wet."]),
+        ("Noted.", ["Noted."]),
+        ("Mr. Smith is here, he says.", ["Mr. Smith is here,", " he says."]),
         # a reply without a boundary is one chunk
         ("Hello there", ["Hello there"]),
         ("", []),
@@ -52,6 +54,18 @@ def test_split_reply(reply: str, pieces: list[str]) -> None:
         ("It is Paris, a city. ", False, 20),  # not the first chunk: the comma does not count
         ("Yes. ", False, None),
         ('He said "stop." Then', True, 15),  # closing quotes stay with their sentence
+        # a first sentence is spoken as soon as its full stop arrives, even as one word
+        ("Noted.", True, 6),
+        ("Sure! Here", True, 5),
+        ("Noted.", False, None),  # later chunks wait for the whitespace (or the end of the reply)
+        # ... but not the full stop of an abbreviation, an initial or a number that may go on ("3.5")
+        ("Mr.", True, None),
+        ("Ask Dr.", True, None),
+        ("It costs 3.", True, None),
+        ("We met J.", True, None),
+        ("See the U.S.", True, None),
+        ("Dr. Smith is in,", True, None),
+        ("Dr. Smith is in, ", True, 16),
     ],
 )
 def test_chunk_end(text: str, first: bool, end: int | None) -> None:
@@ -127,3 +141,18 @@ def test_tokenizer_matches_the_stream() -> None:
         ]
     )
     assert [p.strip() for p in asyncio.run(streamed())] == [p.strip() for p in pieces]
+
+
+def test_stream_speaks_a_one_word_first_sentence_at_its_full_stop() -> None:
+    async def scenario() -> None:
+        stream = ClauseStream()
+        emitted = []
+        for token in ("Not", "ed", "."):
+            stream.push_text(token)
+            emitted.append(collect(stream))
+        assert emitted == [[], [], ["Noted."]]
+        stream.push_text(" I will remember")
+        stream.end_input()
+        assert collect(stream) == [" I will remember"]
+
+    asyncio.run(scenario())
