@@ -62,6 +62,17 @@ def worker_api_url(settings: Settings) -> str:
     return settings.livekit.node_http_url(worker_node(settings))
 
 
+# livekit-agents preloads its own VAD and end-of-turn model (~244 MB of weights) into the forkserver unless
+# this is falsy; turns here end by the Silero VAD (livekit-plugins-silero), which needs neither.
+PRELOAD_LOCAL_INFERENCE_ENV = "LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE"
+
+
+def skip_unused_local_models(environ: dict[str, str] | os._Environ[str] = os.environ) -> None:
+    """Keep livekit-agents' local end-of-turn model and VAD out of the worker (set before its forkserver
+    starts, which inherits the environment); an operator's explicit value wins."""
+    environ.setdefault(PRELOAD_LOCAL_INFERENCE_ENV, "0")
+
+
 def build_server(settings: Settings):  # -> AgentServer (import deferred: see run())
     """An AgentServer with our request handler, prewarm and entrypoint, configured from settings."""
     from livekit.agents import AgentServer
@@ -97,6 +108,7 @@ def build_server(settings: Settings):  # -> AgentServer (import deferred: see ru
 def run(settings: Settings, log_level: str = "INFO") -> None:
     """Run the worker until SIGTERM/SIGINT (which drain running jobs first)."""
     use_metrics_dir(settings)
+    skip_unused_local_models()
 
     from livekit.agents.cli import cli as lk_cli
     from livekit.agents.cli.proto import CliArgs

@@ -11,6 +11,7 @@ import httpx
 import psutil
 import pytest
 
+from services.agent.server import PRELOAD_LOCAL_INFERENCE_ENV
 from services.shared.audio import rms
 from services.shared.settings import Settings
 from services.stack.supervisor import Supervisor
@@ -100,3 +101,17 @@ def test_job_processes_hold_no_speech_model_and_the_service_does(stack: Settings
     assert holds_models(program_pid(stack, "speech")) == list(MODEL_LIBRARIES), "the check can see the models"
     for proc in [worker, *jobs]:
         assert holds_models(proc.pid) == [], f"pid {proc.pid} ({' '.join(proc.cmdline()[:4])}) loaded a model"
+
+
+def test_the_worker_loads_no_end_of_turn_model(stack: Settings) -> None:
+    """livekit-agents' own turn model (~244 MB) stays out of the forkserver and the job processes it forks:
+    our turns end by the Silero VAD. (livekit-agents honouring the variable is a unit test.)"""
+    worker = psutil.Process(program_pid(stack, "agent"))
+    forkservers = eventually(
+        lambda: [p for p in worker.children() if "multiprocessing.forkserver" in " ".join(p.cmdline())],
+        60,
+        what="the worker's forkserver",
+    )
+    # (the worker's own /proc environ is the one it started with: the variable is set inside it, for them)
+    for proc in [*forkservers, *forkservers[0].children()]:
+        assert proc.environ().get(PRELOAD_LOCAL_INFERENCE_ENV) == "0", f"pid {proc.pid} may load the turn model"

@@ -37,3 +37,20 @@ def test_server_takes_everything_from_settings() -> None:
     assert server._port == 18081 and server._num_idle_processes == 1
     assert server._request_fnc is not None and server._setup_fnc is not None
     assert server._load_fnc is not None  # jobs / AGENT_MAX_JOBS (policy.job_load), never system CPU
+
+
+def test_the_worker_skips_livekits_local_end_of_turn_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    from livekit.agents.ipc import _preload
+
+    from services.agent.server import PRELOAD_LOCAL_INFERENCE_ENV, skip_unused_local_models
+
+    environ: dict[str, str] = {}
+    skip_unused_local_models(environ)
+    assert environ == {PRELOAD_LOCAL_INFERENCE_ENV: "0"}
+    explicit = {PRELOAD_LOCAL_INFERENCE_ENV: "1"}
+    skip_unused_local_models(explicit)
+    assert explicit == {PRELOAD_LOCAL_INFERENCE_ENV: "1"}  # an operator's choice wins
+    # livekit-agents reads that very variable, and "0" means: load neither its VAD nor its turn model
+    assert _preload.ENV_PRELOAD_LOCAL_INFERENCE == PRELOAD_LOCAL_INFERENCE_ENV
+    monkeypatch.setenv(PRELOAD_LOCAL_INFERENCE_ENV, "0")
+    assert _preload._local_inference_models() is False
