@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from services.agent.policy import (
     agent_identity,
     decide_request,
 )
+from services.agent.room_claims import CLAIM_TTL_S, RoomClaims, claims_dir
 from services.agent.server import program_name, worker_api_url
 from services.shared.livekit import (
     HEARTBEAT_ATTRIBUTE,
@@ -36,9 +38,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("lvs.agent.requests")
 
-# A claim without a running job expires after this long (the server's assignment timeout is 7.5 s).
-CLAIM_TTL_S = 12.0
 LIST_TIMEOUT_S = 3.0
+PRUNE_EVERY_S = 600.0
 
 _STATES = {
     models.ParticipantInfo.JOINING: PState.JOINING,
@@ -74,6 +75,8 @@ class RequestHandler:
         self._settings = settings
         self._server = server
         self._claims: dict[str, _Claim] = {}
+        self._room_claims = RoomClaims(claims_dir(settings))  # shared with the other workers
+        self._pruned_at = 0.0
         self._lkapi: api.LiveKitAPI | None = None
 
     def _busy_rooms(self, now: float) -> set[str]:
@@ -132,8 +135,24 @@ class RequestHandler:
             now = time.time()
             decision = decide_request(snapshot, self._context(room, now))
             if decision.accept:
+                decision = self._claim_across_workers(room, req.id, now, decision)
+            if decision.accept:
                 self._claims[room] = _Claim(req.id, now)
             await self._answer(req, decision)
+
+    def _claim_across_workers(self, room: str, job_id: str, now: float, decision: Decision) -> Decision:
+        """Take the room's shared claim: a job of another worker starting in the room wins over this one."""
+        try:
+            holder = self._room_claims.claim(room, job_id)
+            if now - self._pruned_at > PRUNE_EVERY_S:
+                self._pruned_at = now
+                self._room_claims.prune(now)
+        except OSError as exc:  # the claim folder is gone or full: the participant check still stands
+            log.warning("cannot claim the room across workers", extra={"error": repr(exc)})
+            return decision
+        if holder is None:
+            return decision
+        return Decision(False, f"job {holder.job_id} of another worker is starting in the room", remove=decision.remove)
 
     async def _answer(self, req: JobRequest, decision: Decision) -> None:
         room = req.room.name
@@ -164,4 +183,6 @@ class RequestHandler:
             )
         except Exception:
             self._claims.pop(room, None)
+            with contextlib.suppress(OSError):
+                self._room_claims.release(room, req.id)
             raise

@@ -19,6 +19,7 @@ from services.agent.brain import Lookup, lookup_agent
 from services.agent.policy import MetadataError, parse_dispatch_metadata, parse_switch_request
 from services.agent.presence import HumanView, IdleTimer, choose_link
 from services.agent.providers import build_stt, build_tts, load_offline_models, plan_speech
+from services.agent.room_claims import RoomClaims, claims_dir
 from services.agent.switching import Gate, live_elsewhere, set_room_agent, switch_refusal
 from services.agent.voice import NOT_FOUND, SWITCH_FAILED, LettaVoiceAgent, switched_to
 from services.shared.livekit import (
@@ -351,6 +352,14 @@ class VoiceJob:
         self.session.say(greeting)
 
 
+def release_room_claim(settings: Settings, room: str, job_id: str) -> None:
+    """Our agent is in the room now: the participant list tells the other workers, the claim can go."""
+    try:
+        RoomClaims(claims_dir(settings)).release(room, job_id)
+    except OSError as exc:
+        log.warning("cannot release the room claim", extra={"error": repr(exc)})
+
+
 async def entrypoint(ctx: JobContext) -> None:
     """Serve one room: validate the Letta agent, then run the voice session until the job ends."""
     settings = get_settings()
@@ -362,6 +371,7 @@ async def entrypoint(ctx: JobContext) -> None:
         letta_agent_id, problem = None, str(exc)
     bind_context(letta_agent_id=letta_agent_id)
     await ctx.connect()
+    release_room_claim(settings, ctx.job.room.name, ctx.job.id)
     job = VoiceJob(ctx, settings)
     job.watch_heartbeat()
     # The page may ask for a switch the moment our agent appears: listen before the Letta lookup, or

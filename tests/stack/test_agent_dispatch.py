@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,7 @@ from services.agent.probe import (
 )
 from services.shared.livekit import LETTA_AGENT_ATTRIBUTE, livekit_api
 from services.shared.settings import Settings
-from tests.helpers import only_first_worker, running_jobs, worker_log_lines, worker_logs_tail
+from tests.helpers import running_jobs, worker_log_lines, worker_logs_tail, worker_names
 
 pytestmark = pytest.mark.stack
 
@@ -64,8 +63,11 @@ async def _race(settings: Settings) -> bool:
             decisions = _decisions(settings, room)
             if len(jobs) < 2:
                 return False  # LiveKit made one job of the racing dispatches: nothing raced, try another room
-            # The worker's claims let exactly one of the racing jobs in.
-            assert list(decisions.values()).count("accepting job") == 1, decisions
+            deciders = {worker for worker, _ in decisions.values()}
+            if settings.agent.workers > 1 and len(deciders) < 2:
+                return False  # every racing job went to one worker: the cross-worker premise did not hold
+            # The claims (in each worker, and the room claim the workers share) let exactly one job in.
+            assert [msg for _, msg in decisions.values()].count("accepting job") == 1, decisions
 
             # LiveKit's dispatch state keeps a replaced job "running": ask the workers what they run.
             await poll(lambda: asyncio.to_thread(lambda: running_jobs(settings) == 1), 30, "one job on our workers")
@@ -80,33 +82,26 @@ async def _race(settings: Settings) -> bool:
             await delete_room(lk, room)
 
 
-def _decisions(settings: Settings, room: str) -> dict[str, str]:
-    """Job id -> "accepting job" / "rejecting job", from our worker's log lines for the room."""
+def _decisions(settings: Settings, room: str) -> dict[str, tuple[str, str]]:
+    """Job id -> (worker, "accepting job" / "rejecting job"), from each worker's log lines for the room."""
     out = {}
-    for line in worker_log_lines(settings):
-        if room in line and ("accepting job" in line or "rejecting job" in line):
-            entry = json.loads(line)
-            out[entry["job"]] = entry["msg"]
+    for name in worker_names(settings):
+        path = settings.stack.log_dir / f"{name}.log"
+        for line in path.read_text(errors="replace").splitlines() if path.exists() else []:
+            if room in line and ("accepting job" in line or "rejecting job" in line):
+                entry = json.loads(line)
+                out[entry["job"]] = (name, entry["msg"])
     return out
 
 
-@pytest.fixture
-def single_worker(stack: Settings) -> Iterator[Settings]:
-    """Only the first worker runs. Racing dispatches across two workers can each be accepted once, and
-    LiveKit's identity rule has been seen to leave no agent at all: a known gap (closing note, issue 13);
-    in the product only tests dispatch one room many times at once."""
-    with only_first_worker(stack) as settings:
-        yield settings
-
-
-def test_racing_dispatches_leave_exactly_one_agent(single_worker: Settings) -> None:
-    stack = single_worker
+def test_racing_dispatches_leave_exactly_one_agent(stack: Settings) -> None:
+    """With several workers the racing jobs reach more than one of them (else another room is tried)."""
 
     async def until_raced() -> None:
-        for _ in range(3):
+        for _ in range(5):
             if await _race(stack):
                 return
-        raise AssertionError("the dispatches did not race in 3 rooms (one job each): the premise never held")
+        raise AssertionError("the dispatches did not race across the workers in 5 rooms: the premise never held")
 
     _run(stack, until_raced())
 
