@@ -18,7 +18,7 @@ from services.stack.supervisor import Supervisor
 from tests.bench.bench_voice import greeted, one_turn
 from tests.bench.report import Section
 from tests.bench.sampler import TreeSampler
-from tests.helpers import log_entries
+from tests.helpers import log_entries, only_first_worker
 
 WORKER_GOAL_MB = 500.0
 SESSION_TURNS = 3
@@ -97,7 +97,9 @@ def bench_memory(settings: Settings) -> Section:
             f"PSS {pss_mb(speech):.0f}, RSS {speech.memory_info().rss / 1048576:.0f}",
         )
         roots["speech"] = [speech.pid]
-    with TreeSampler(roots, pss=frozenset(roots)) as sampler:
+    # Only the first worker runs for the session, so the session is the one the sampled tree serves (with
+    # AGENT_WORKERS=2 it would as likely run on agent-2, and "one live session" would measure an idle tree).
+    with only_first_worker(settings), TreeSampler(roots, pss=frozenset(roots)) as sampler:
         asyncio.run(_session(settings))
     agent = sampler.usage("agent")
     section.add(
