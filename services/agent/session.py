@@ -370,8 +370,10 @@ async def entrypoint(ctx: JobContext) -> None:
     except MetadataError as exc:
         letta_agent_id, problem = None, str(exc)
     bind_context(letta_agent_id=letta_agent_id)
-    await ctx.connect()
-    release_room_claim(settings, ctx.job.room.name, ctx.job.id)
+    try:
+        await ctx.connect()
+    finally:  # in the room now, or never: either way another worker's job may take the room
+        release_room_claim(settings, ctx.job.room.name, ctx.job.id)
     job = VoiceJob(ctx, settings)
     job.watch_heartbeat()
     # The page may ask for a switch the moment our agent appears: listen before the Letta lookup, or
