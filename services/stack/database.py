@@ -239,7 +239,8 @@ def migrate_letta(settings: Settings) -> None:
     if not (migrations / "alembic.ini").exists():
         raise SetupError("Letta's migrations are missing: run scripts/install-letta.sh (make up does)")
     print(f"    running Letta {LETTA_VERSION} database migrations")
-    env = {**os.environ, **letta_env(settings)}
+    # alembic's driver (pg8000) takes no sslmode: the plain URI
+    env = {**os.environ, **letta_env(settings), "LETTA_PG_URI": settings.postgres.uri}
     result = subprocess.run(
         [str(alembic), "upgrade", "head"], cwd=migrations, env=env, capture_output=True, text=True, check=False
     )

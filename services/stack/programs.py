@@ -62,7 +62,7 @@ def letta_env(settings: Settings) -> dict[str, str]:
     """Environment of the Letta server: database, model provider, password, its own home."""
     llm = settings.llm
     env = {
-        "LETTA_PG_URI": settings.postgres.uri,
+        "LETTA_PG_URI": settings.postgres.uri + "?sslmode=disable",
         "HOME": str(settings.stack.data_dir / "letta"),
         "LETTA_DIR": str(settings.stack.data_dir / "letta" / ".letta"),
         "OPENAI_BASE_URL": llm.local_base_url if llm.is_local else llm.openai_base_url,
@@ -71,6 +71,13 @@ def letta_env(settings: Settings) -> dict[str, str]:
         # Letta lists the provider's models only at start: a new model restarts it (supervisord sees the change).
         "LVS_SERVED_MODEL": served_model(settings),
         "PYTHONUNBUFFERED": "1",
+        # Letta 0.16.8 opens a new database connection for every session by default (NullPool): each one is a
+        # SCRAM-SHA-256 login that asyncpg hashes in Python: ~0.4 of the 0.65 CPU-s Letta spent per voice turn
+        # (docs/agent.md). A pool keeps them open; pooled, Letta asks for SSL unless the URI says otherwise (the
+        # native PostgreSQL runs on loopback without SSL: the sslmode above).
+        "LETTA_DISABLE_SQLALCHEMY_POOLING": "false",
+        "LETTA_PG_POOL_SIZE": "10",
+        "LETTA_PG_MAX_OVERFLOW": "10",
     }
     # Letta's secure mode, always: every route but health/readiness needs "Authorization: Bearer <password>".
     # Without LETTA_PASSWORD Letta would make up one nobody knows (`make up` generates it first).

@@ -19,6 +19,7 @@ BENCHES: dict[str, tuple[str, str]] = {
     "dispatch": ("tests.bench.bench_dispatch", "bench_dispatch"),
     "browser": ("tests.browser.bench_connect", "bench_connect"),
     "voice": ("tests.bench.bench_voice", "bench_voice"),
+    "letta": ("tests.bench.bench_letta", "bench_letta"),
     "memory": ("tests.bench.bench_memory", "bench_memory"),
     "stt": ("tests.bench.bench_stt", "bench_stt"),
     "capacity": ("tests.bench.bench_capacity", "bench_capacity"),

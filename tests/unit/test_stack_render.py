@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import configparser
+import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
@@ -70,7 +72,39 @@ def test_local_llm_points_letta_at_llama_cpp(settings: Settings) -> None:
     env = letta_env(settings)
     assert env["OPENAI_BASE_URL"] == f"http://127.0.0.1:{settings.llm.port}/v1"
     assert env["OPENAI_API_KEY"] == LOCAL_LLM_KEY
-    assert env["LETTA_PG_URI"].endswith(f":{settings.postgres.port}/{settings.postgres.db}")
+    assert env["LETTA_PG_URI"].endswith(f":{settings.postgres.port}/{settings.postgres.db}?sslmode=disable")
+
+
+def test_letta_keeps_its_database_connections_in_a_pool(settings: Settings) -> None:
+    from urllib.parse import urlparse
+
+    env = letta_env(settings)
+    # Letta's default opens a connection (a SCRAM login hashed in Python) for every database session
+    assert env["LETTA_DISABLE_SQLALCHEMY_POOLING"] == "false"
+    assert int(env["LETTA_PG_POOL_SIZE"]) >= 1 and int(env["LETTA_PG_MAX_OVERFLOW"]) >= 0
+    uri = urlparse(env["LETTA_PG_URI"])
+    # pooled, Letta asks for SSL unless the URI names a mode; the native PostgreSQL has none
+    assert uri.query == "sslmode=disable" and uri.password == settings.postgres.password.get_secret_value()
+
+
+def test_letta_migrations_get_the_uri_without_sslmode(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from services.stack import database
+
+    monkeypatch.setenv("STACK_DIR", str(tmp_path))
+    settings = Settings()
+    (tmp_path / "letta-migrations").mkdir()
+    (tmp_path / "letta-migrations" / "alembic.ini").write_text("")
+    seen: dict[str, str] = {}
+
+    def run(cmd: list[str], env: dict[str, str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+        seen.update(env)
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(database.subprocess, "run", run)
+    database.migrate_letta(settings)
+    assert seen["LETTA_PG_URI"] == settings.postgres.uri  # alembic's pg8000 driver takes no sslmode
 
 
 def test_letta_always_runs_in_secure_mode_through_the_launcher(settings: Settings) -> None:
