@@ -163,7 +163,7 @@ def per_session(step: Step, idle: dict[str, Usage]) -> str:
     agent_cpu = (step.agent.cpu_mean - idle["agent"].cpu_mean) / n
     agent_pss = ((step.agent.pss_peak or 0) - (idle["agent"].pss_mean or 0)) / n
     stack_cpu = (step.stack.cpu_mean - idle["stack"].cpu_mean) / n
-    text = f"per session: worker CPU {agent_cpu:.1f}% of a core, PSS {agent_pss:.0f} MiB; "
+    text = f"worker CPU {agent_cpu:.1f}% of a core, PSS {agent_pss:.0f} MiB; "
     text += f"whole stack CPU {stack_cpu:.1f}%"
     rest = step.others.get("rest")
     if rest and "rest" in idle:
@@ -186,7 +186,7 @@ def describe(step: Step, idle: dict[str, Usage]) -> str:
     rest = step.others.get("rest")
     if rest:
         totals += f", memory peak {(step.agent.pss_peak or 0) + rest.rss_peak:.0f} MiB"
-    parts += [totals, per_session(step, idle)]
+    parts += [totals, "per session: " + per_session(step, idle)]
     if step.stages:
         parts.append("worker stage means " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in step.stages.items()))
     if any(k.startswith(PROGRAM) for k in step.others):

@@ -6,7 +6,14 @@ from __future__ import annotations
 import pytest
 
 from tests.bench.bench_capacity import Ramp, Step
-from tests.bench.bench_capacity_remote import MARKER, _summary, per_session, remote_lines, without_ours
+from tests.bench.bench_capacity_remote import (
+    MARKER,
+    _summary,
+    cpu_by_program,
+    per_session,
+    remote_lines,
+    without_ours,
+)
 from tests.bench.report import Section
 from tests.bench.sampler import Usage
 
@@ -60,7 +67,7 @@ def test_per_session_figures_are_above_idle_and_divided_by_sessions() -> None:
     text = per_session(step(4, [0.5]), IDLE)
     # worker CPU (42 - 10) / 4 = 8, PSS (440 - 200) / 4 = 60; stack CPU (60 - 20) / 4 = 10,
     # memory = worker PSS + the other programs' RSS: 60 + (1280 - 1200) / 4 = 80
-    assert text == "per session: worker CPU 8.0% of a core, PSS 60 MiB; whole stack CPU 10.0%, memory 80 MiB"
+    assert text == "worker CPU 8.0% of a core, PSS 60 MiB; whole stack CPU 10.0%, memory 80 MiB"
 
 
 def verdicts(section: Section) -> dict[str, str]:
@@ -102,3 +109,9 @@ def test_a_stack_that_did_not_use_the_vendor_for_everything_is_flagged() -> None
     assert verdicts(section)["requests the vendor double answered"] == "**not met**"
     assert figures(section)["requests the vendor double answered"] == "40 completions, 40 transcriptions, 0 speech"
     assert any("unknown POST /v1/embeddings" in note for note in section.notes)
+
+
+def test_the_other_programs_cpu_is_listed_busiest_first_without_the_sums() -> None:
+    s = step(3, [0.5])
+    s.others.update({"program:letta": usage(41.4, 500), "program:web": usage(0.2, 90), "program:livekit": usage(7, 60)})
+    assert cpu_by_program(s) == "letta 41%, livekit 7%, web 0%"
