@@ -6,8 +6,11 @@ OPENAI_API_KEY, LLM_MODEL), AGENT_STT=openai and AGENT_TTS=openai, AGENT_MAX_JOB
 asked) high enough for the ramp. Then the ramp of tests/bench/bench_capacity.py runs: N = 5, 10, 15, 20, 25
 probe callers at once, each in its own room with a fresh Letta agent, speaking espeak-ng sentences; a step's
 turn latency is end of speech -> first audible agent audio, and it stops at the first step whose p95 passes 2 s
-or where a turn goes unanswered. Afterwards the stack goes back to its previous settings (`make up` again),
-whatever happened, and is checked healthy on its own model.
+or where a turn goes unanswered (`--past-goal`: only at an unanswered turn, so CPU and memory are measured at
+every step). Each step also reports the worker's stage means and the CPU of every other program (Letta,
+LiveKit, PostgreSQL, ...). Afterwards the stack goes back to its previous settings (`make up` again), whatever
+happened, and is checked healthy on its own model; a killed run leaves its .env lines under MARKER, which the
+next run takes out first.
 
 What the double reproduces: OpenAI's wire contract as livekit-plugins-openai and Letta use it (the worker
 uploads each utterance as a WAV, Letta streams a chat completion with its whole prompt and tools, the TTS gets
@@ -19,7 +22,7 @@ on the audio. So the figures are the cost of our own stack (LiveKit, the worker 
 PostgreSQL): a real vendor adds its latency to every turn and moves no CPU onto this machine.
 
 Alone (prints, appends nothing): .stack/venv/bin/python -m tests.bench.bench_capacity_remote
-[--steps 5,10,15,20,25] [--turns N] [--workers N] [--goal-s S]
+[--steps 5,10,15,20,25] [--turns N] [--workers N] [--goal-s S] [--past-goal]
 Recorded in docs/benchmarks.md: .stack/venv/bin/python -m tests.bench --only capacity-remote
 """
 
@@ -31,6 +34,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,7 +48,7 @@ from services.stack.supervisor import Supervisor
 from tests.bench.bench_capacity import P95_GOAL_S, STEP_BUDGET_S, Ramp, Step, process_roots, run_ramp
 from tests.bench.report import Section
 from tests.bench.sampler import Usage
-from tests.helpers import ROOT, add_env_lines, eventually, make_up
+from tests.helpers import ROOT, add_env_lines, make_up
 from tests.scripted_vendor import CLIP_S, MODEL, TRANSCRIPT
 
 STEPS = (5, 10, 15, 20, 25)
@@ -53,6 +57,7 @@ TURNS = 5
 API_KEY = "sk-scripted-vendor"  # not a secret: the double accepts any key
 MARKER = "# capacity-remote bench: the lines below are removed when it ends (delete them if it was killed)"
 VENDOR_ROUTES = ("completions", "transcriptions", "speech")
+VENDOR_START_S = 60.0
 
 
 def remote_lines(url: str, max_jobs: int, workers: int | None = None) -> list[str]:
@@ -78,13 +83,14 @@ def vendor_process() -> Iterator[tuple[str, int, Path]]:
             cmd = [sys.executable, "-m", "tests.scripted_vendor", "--url-file", str(url_file)]
             proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
         try:
-
-            def serving() -> str:
-                assert proc.poll() is None, f"the scripted vendor exited: {log.read_text()[-500:]}"
-                return url_file.read_text() if url_file.exists() else ""
-
-            url = eventually(serving, 60, what="the scripted vendor to serve")
-            yield url, proc.pid, log
+            deadline = time.monotonic() + VENDOR_START_S
+            while not url_file.exists():
+                if proc.poll() is not None:
+                    raise RuntimeError(f"the scripted vendor exited {proc.returncode}: {log.read_text()[-500:]}")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the scripted vendor did not serve within {VENDOR_START_S:.0f} s")
+                time.sleep(0.1)
+            yield url_file.read_text(), proc.pid, log
         finally:
             proc.terminate()
             try:
