@@ -77,6 +77,7 @@ class Step:
     others: dict[str, Usage] = field(default_factory=dict)  # trees sampled beside the worker and the stack
     stages: dict[str, float] = field(default_factory=dict)  # the worker's mean seconds per turn stage in the step
     finish_slow: bool = False  # True: a step that missed the latency goal still plays all its turns
+    arrival_s: float = 0.0  # session i joins i * arrival_s after the first (0: all at once, a burst)
 
     @property
     def p95(self) -> float | None:
@@ -147,6 +148,7 @@ async def _probe_session(settings: Settings, letta_id: str, speech: bytes, turns
 
 async def _probe_step(settings: Settings, letta_ids: list[str], speeches: list[bytes], step: Step) -> None:
     async def guarded(i: int) -> None:
+        await asyncio.sleep(i * step.arrival_s)  # the arrival schedule, not a wait for anything
         try:
             await _probe_session(settings, letta_ids[i], speeches[i % len(speeches)], step.planned_turns, step)
         except Exception as exc:  # a session that never got going (no agent, no greeting) has no answer
@@ -296,9 +298,10 @@ def run_ramp(
     describe: Callable[[Step, dict[str, Usage]], str] = _describe,
     label: str = "capacity",
     past_goal: bool = False,
+    arrival_s: float = 0.0,
 ) -> Ramp:
     """Steps of `counts` concurrent sessions in order until one misses goal_s (with `past_goal`: until a turn goes
-    unanswered or a session fails); a row and a chart box per step.
+    unanswered or a session fails); a row and a chart box per step. Sessions join `arrival_s` apart.
 
     The agent workers and the whole stack are sampled, and `extra_roots` (name -> pids) beside them."""
     extra = extra_roots or {}
@@ -313,7 +316,7 @@ def run_ramp(
             section.notes.append(f"the worker still had jobs (not ours) before step {n}")
         print(f"  step {i + 1}: {n} concurrent session(s)", flush=True)
         roots = {**process_roots(settings), **extra}
-        step = run_step(settings, Step(n, turns, goal_s, finish_slow=past_goal), client, roots)
+        step = run_step(settings, Step(n, turns, goal_s, finish_slow=past_goal, arrival_s=arrival_s), client, roots)
         if process_roots(settings)["agent"] != roots["agent"]:
             step.errors.append(f"the agent worker restarted during step {i + 1} (not by this bench)")
         steps.append(step)

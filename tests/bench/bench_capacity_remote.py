@@ -4,13 +4,13 @@ The running native stack is switched (.env lines, then `make up`) to a scripted 
 boundary (tests/scripted_vendor.py, in a process of its own): Letta's LLM provider (OPENAI_BASE_URL,
 OPENAI_API_KEY, LLM_MODEL), AGENT_STT=openai and AGENT_TTS=openai, AGENT_MAX_JOBS (and AGENT_WORKERS when
 asked) high enough for the ramp. Then the ramp of tests/bench/bench_capacity.py runs: N = 5, 10, 15, 20, 25
-probe callers at once, each in its own room with a fresh Letta agent, speaking espeak-ng sentences; a step's
-turn latency is end of speech -> first audible agent audio, and it stops at the first step whose p95 passes 2 s
-or where a turn goes unanswered (`--past-goal`: only at an unanswered turn, so CPU and memory are measured at
-every step). Each step also reports the worker's stage means and the CPU of every other program (Letta,
-LiveKit, PostgreSQL, ...). Afterwards the stack goes back to its previous settings (`make up` again), whatever
-happened, and is checked healthy on its own model; a killed run leaves its .env lines under MARKER, which the
-next run takes out first.
+probe callers at once (joining ARRIVAL_S apart), each in its own room with a fresh Letta agent, speaking
+espeak-ng sentences; a step's turn latency is end of speech -> first audible agent audio, and it stops at the
+first step whose p95 passes 2 s or where a turn goes unanswered (`--past-goal`: only at an unanswered turn, so
+CPU and memory are measured at every step). Each step also reports the worker's stage means and the CPU of
+every other program (Letta, LiveKit, PostgreSQL, ...). Afterwards the stack goes back to its previous settings
+(`make up` again), whatever happened, and is checked healthy on its own model; a killed run leaves its .env
+lines under MARKER, which the next run takes out first.
 
 What the double reproduces: OpenAI's wire contract as livekit-plugins-openai and Letta use it (the worker
 uploads each utterance as a WAV, Letta streams a chat completion with its whole prompt and tools, the TTS gets
@@ -22,7 +22,7 @@ on the audio. So the figures are the cost of our own stack (LiveKit, the worker 
 PostgreSQL): a real vendor adds its latency to every turn and moves no CPU onto this machine.
 
 Alone (prints, appends nothing): .stack/venv/bin/python -m tests.bench.bench_capacity_remote
-[--steps 5,10,15,20,25] [--turns N] [--workers N] [--goal-s S] [--past-goal]
+[--steps 5,10,15,20,25] [--turns N] [--workers N] [--goal-s S] [--past-goal] [--arrival-s S]
 Recorded in docs/benchmarks.md: .stack/venv/bin/python -m tests.bench --only capacity-remote
 """
 
@@ -58,6 +58,9 @@ API_KEY = "sk-scripted-vendor"  # not a secret: the double accepts any key
 MARKER = "# capacity-remote bench: the lines below are removed when it ends (delete them if it was killed)"
 VENDOR_ROUTES = ("completions", "transcriptions", "speech")
 VENDOR_START_S = 60.0
+# Sessions of a step join this far apart (25 within 12 s), as callers arrive, not in one burst: 10 at once made 7
+# wait over 30 s for their greeting while Letta answered turns ~20 s late (2026-12-01, load average 6-10).
+ARRIVAL_S = 0.5
 
 
 def remote_lines(url: str, max_jobs: int, workers: int | None = None) -> list[str]:
@@ -253,6 +256,7 @@ def bench_capacity_remote(
     goal_s: float = P95_GOAL_S,
     goal_sessions: int = GOAL_SESSIONS,
     past_goal: bool = False,
+    arrival_s: float = ARRIVAL_S,
 ) -> Section:
     """Switch the stack to the scripted vendor, ramp `steps` concurrent sessions, put the stack back.
 
@@ -281,6 +285,7 @@ def bench_capacity_remote(
                 describe=describe,
                 label="capacity (remote models)",
                 past_goal=past_goal,
+                arrival_s=arrival_s,
             )
             stats = vendor_stats(url)
     except Exception as exc:  # the section still says what happened (the stack was put back above)
@@ -311,8 +316,8 @@ def bench_capacity_remote(
         f"vendor double (tests/scripted_vendor.py): zero latency; STT -> {TRANSCRIPT!r}, LLM -> 'Noted.', TTS -> "
         f"{CLIP_S:g} s of speech-like MP3 per sentence: the figures are our stack's own cost, a real vendor adds "
         f"its latency to every turn. Callers: our probe (services.agent.probe.Human), up to {turns} espeak-ng "
-        f"turns each within {STEP_BUDGET_S:.0f} s, a new Letta agent per session; {workers or settings.agent.workers}"
-        " agent worker(s)"
+        f"turns each within {STEP_BUDGET_S:.0f} s, a new Letta agent per session, joining {arrival_s:g} s apart; "
+        f"{workers or settings.agent.workers} agent worker(s)"
     )
     section.notes.append(f"load average (1, 5, 15 min): before {load_before}, after {_load()}")
     return section
@@ -324,6 +329,7 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=TURNS, help="turns per session")
     parser.add_argument("--workers", type=int, default=None, help="AGENT_WORKERS during the ramp (default: as set)")
     parser.add_argument("--goal-s", type=float, default=P95_GOAL_S, help="p95 turn latency a step must meet")
+    parser.add_argument("--arrival-s", type=float, default=ARRIVAL_S, help="seconds between sessions joining")
     parser.add_argument(
         "--past-goal", action="store_true", help="ramp on past a step that missed the latency goal, until a turn fails"
     )
@@ -335,7 +341,7 @@ def main() -> None:
     if not steps or min(steps) < 1:
         parser.error("--steps: at least one step of 1 or more sessions")
     section = bench_capacity_remote(
-        get_settings(), steps, args.turns, args.workers, args.goal_s, past_goal=args.past_goal
+        get_settings(), steps, args.turns, args.workers, args.goal_s, past_goal=args.past_goal, arrival_s=args.arrival_s
     )
     print(section.markdown())
 
