@@ -30,6 +30,34 @@ def reply_for(messages: list[dict[str, Any]]) -> str:
     return f"The secret word is {words[-1]}." if words else "Noted."
 
 
+def completion(text: str) -> dict[str, Any]:
+    """A non-streaming chat completion answering `text`."""
+    return {
+        "id": "chatcmpl-scripted",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": MODEL,
+        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    }
+
+
+def completion_chunks(text: str) -> list[dict[str, Any]]:
+    """The streamed chunks of a chat completion answering `text`: the role, then one word per chunk."""
+    created = int(time.time())
+    pieces = [{"role": "assistant", "content": ""}] + [{"content": w + " "} for w in text.split()]
+    return [
+        {
+            "id": "chatcmpl-scripted",
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": MODEL,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": "stop" if i == len(pieces) - 1 else None}],
+        }
+        for i, delta in enumerate(pieces)
+    ]
+
+
 class _Handler(BaseHTTPRequestHandler):
     server_version = "scripted-llm/1"
     requests_seen: list[dict[str, Any]]
@@ -58,34 +86,13 @@ class _Handler(BaseHTTPRequestHandler):
         request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
         type(self).requests_seen.append(request)
         text = reply_for(request.get("messages", []))
-        created = int(time.time())
         if not request.get("stream"):
-            self._json(
-                200,
-                {
-                    "id": "chatcmpl-scripted",
-                    "object": "chat.completion",
-                    "created": created,
-                    "model": MODEL,
-                    "choices": [
-                        {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}
-                    ],
-                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-                },
-            )
+            self._json(200, completion(text))
             return
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
-        pieces = [{"role": "assistant", "content": ""}] + [{"content": w + " "} for w in text.split()]
-        for i, delta in enumerate(pieces):
-            chunk = {
-                "id": "chatcmpl-scripted",
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": MODEL,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": "stop" if i == len(pieces) - 1 else None}],
-            }
+        for chunk in completion_chunks(text):
             self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
         self.wfile.write(b"data: [DONE]\n\n")
 

@@ -23,6 +23,8 @@ BENCHES: dict[str, tuple[str, str]] = {
     "memory": ("tests.bench.bench_memory", "bench_memory"),
     "stt": ("tests.bench.bench_stt", "bench_stt"),
     "capacity": ("tests.bench.bench_capacity", "bench_capacity"),
+    # switches the stack to a scripted cloud vendor (tests/scripted_vendor.py) and back
+    "capacity-remote": ("tests.bench.bench_capacity_remote", "bench_capacity_remote"),
     "recovery": ("tests.bench.bench_recovery", "bench_recovery"),  # last: it kills the agent worker
 }
 

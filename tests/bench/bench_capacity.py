@@ -31,7 +31,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,7 +44,7 @@ from services.shared.letta import letta_client
 from services.shared.letta_agents import create_voice_agent
 from services.shared.settings import Settings, get_settings
 from services.stack.supervisor import Supervisor
-from tests.bench.bench_voice import greeted, one_turn
+from tests.bench.bench_voice import greeted, one_turn, stage_means, stage_sums
 from tests.bench.report import Goal, Section, percentile
 from tests.bench.sampler import TreeSampler, Usage
 from tests.helpers import running_jobs, worker_metrics_text
@@ -74,16 +74,26 @@ class Step:
     seconds: float = 0.0
     agent: Usage | None = None
     stack: Usage | None = None
+    others: dict[str, Usage] = field(default_factory=dict)  # trees sampled beside the worker and the stack
+    stages: dict[str, float] = field(default_factory=dict)  # the worker's mean seconds per turn stage in the step
+    finish_slow: bool = False  # True: a step that missed the latency goal still plays all its turns
+    arrival_s: float = 0.0  # session i joins i * arrival_s after the first (0: all at once, a burst)
 
     @property
     def p95(self) -> float | None:
         return percentile(self.latencies, 95) if self.latencies else None
 
+    def failed(self) -> bool:
+        """A turn went unanswered or a session failed."""
+        return bool(self.unanswered or self.errors)
+
     def lost(self) -> bool:
-        """True once the step can no longer meet the goal (its sessions then stop early)."""
+        """True once the step can no longer meet the goal, so its sessions stop early (a slow step plays on when
+        finish_slow is set)."""
         planned = self.sessions * self.planned_turns
         slow = sum(1 for x in self.latencies if x > self.goal)
-        return bool(self.unanswered or self.errors) or slow > planned - max(1, round(0.95 * planned))
+        too_slow = not self.finish_slow and slow > planned - max(1, round(0.95 * planned))
+        return self.failed() or too_slow
 
     @property
     def ok(self) -> bool:
@@ -138,6 +148,7 @@ async def _probe_session(settings: Settings, letta_id: str, speech: bytes, turns
 
 async def _probe_step(settings: Settings, letta_ids: list[str], speeches: list[bytes], step: Step) -> None:
     async def guarded(i: int) -> None:
+        await asyncio.sleep(i * step.arrival_s)  # the arrival schedule, not a wait for anything
         try:
             await _probe_session(settings, letta_ids[i], speeches[i % len(speeches)], step.planned_turns, step)
         except Exception as exc:  # a session that never got going (no agent, no greeting) has no answer
@@ -222,6 +233,7 @@ def run_step(settings: Settings, step: Step, client: str, roots: dict[str, list[
             letta_ids = setup.enter_context(fresh_letta_agents(settings, step.sessions))
             tmp = Path(setup.enter_context(tempfile.TemporaryDirectory()))
             speeches = [espeak_wav(text, tmp / f"{i}.wav") for i, text in enumerate(SENTENCES)]
+        before = _stage_sums_or_none(settings)
         started = time.monotonic()
         with TreeSampler(roots, pss=AGENT_ONLY) as sampler:
             if client == "lk":
@@ -230,10 +242,20 @@ def run_step(settings: Settings, step: Step, client: str, roots: dict[str, list[
                 asyncio.run(_probe_step(settings, letta_ids, speeches, step))
         step.seconds = time.monotonic() - started
     step.agent, step.stack = sampler.usage("agent"), sampler.usage("stack")
+    step.others = {name: sampler.usage(name) for name in roots if name not in ("agent", "stack")}
+    after = _stage_sums_or_none(settings)
+    step.stages = stage_means(before, after) if before is not None and after is not None else {}
     return step
 
 
-def _describe(step: Step) -> str:
+def _stage_sums_or_none(settings: Settings) -> dict[str, tuple[float, float]] | None:
+    try:
+        return stage_sums(settings)
+    except (httpx.HTTPError, ValueError):  # a worker's metrics port not answering: no stage figures
+        return None
+
+
+def _describe(step: Step, _idle: dict[str, Usage]) -> str:
     p95 = f"p95 {step.p95 * 1000:.0f} ms" if step.p95 is not None else "no answers"
     n = len(step.latencies)
     parts = [f"{p95} over {n} turn{'' if n == 1 else 's'}"]
@@ -247,6 +269,65 @@ def _describe(step: Step) -> str:
     return "; ".join(parts) + f" ({step.seconds:.0f} s)"
 
 
+@dataclass
+class Ramp:
+    """A ramp's steps (it stops after the first that misses the goal) and what each sampled tree used at idle."""
+
+    steps: list[Step]
+    idle: dict[str, Usage]
+
+    @property
+    def best(self) -> Step | None:
+        """The largest step that met the goal, as did every step before it."""
+        best = None
+        for step in self.steps:
+            if not step.ok:
+                break
+            best = step
+        return best
+
+
+def run_ramp(
+    settings: Settings,
+    section: Section,
+    counts: list[int],
+    turns: int,
+    client: str,
+    goal_s: float,
+    extra_roots: dict[str, list[int]] | None = None,
+    describe: Callable[[Step, dict[str, Usage]], str] = _describe,
+    label: str = "capacity",
+    past_goal: bool = False,
+    arrival_s: float = 0.0,
+) -> Ramp:
+    """Steps of `counts` concurrent sessions in order until one misses goal_s (with `past_goal`: until a turn goes
+    unanswered or a session fails); a row and a chart box per step. Sessions join `arrival_s` apart.
+
+    The agent workers and the whole stack are sampled, and `extra_roots` (name -> pids) beside them."""
+    extra = extra_roots or {}
+    if not wait_worker_idle(settings):
+        section.notes.append("others had sessions on the worker before the ramp: 'idle' includes their load")
+    with TreeSampler({**process_roots(settings), **extra}, pss=AGENT_ONLY) as sampler:
+        time.sleep(IDLE_SAMPLE_S)
+    idle = {name: sampler.usage(name) for name in sampler.roots}
+    steps: list[Step] = []
+    for i, n in enumerate(counts):
+        if i and not wait_worker_idle(settings):
+            section.notes.append(f"the worker still had jobs (not ours) before step {n}")
+        print(f"  step {i + 1}: {n} concurrent session(s)", flush=True)
+        roots = {**process_roots(settings), **extra}
+        step = run_step(settings, Step(n, turns, goal_s, finish_slow=past_goal, arrival_s=arrival_s), client, roots)
+        if process_roots(settings)["agent"] != roots["agent"]:
+            step.errors.append(f"the agent worker restarted during step {i + 1} (not by this bench)")
+        steps.append(step)
+        section.add(f"{n} concurrent session(s)", describe(step, idle), f"p95 <= {goal_s * 1000:.0f} ms", step.ok)
+        section.add_samples(f"{label}: turns at {n} concurrent", step.latencies, (Goal(goal_s, 95),))
+        section.notes += step.errors
+        if step.failed() or (not step.ok and not past_goal):
+            break
+    return Ramp(steps, idle)
+
+
 def bench_capacity(
     settings: Settings,
     max_sessions: int | None = None,
@@ -257,29 +338,10 @@ def bench_capacity(
     """Ramp concurrent sessions until p95 turn latency passes goal_s; CPU and memory per session."""
     cap = max_sessions or settings.agent.max_jobs
     section = Section(f"Capacity: concurrent sessions with p95 turn latency <= {goal_s:g} s (1 to {cap})")
-    if not wait_worker_idle(settings):
-        section.notes.append("others had sessions on the worker before the ramp: 'idle' includes their load")
-    with TreeSampler(process_roots(settings), pss=AGENT_ONLY) as sampler:
-        time.sleep(IDLE_SAMPLE_S)
-    idle_agent, idle_stack = sampler.usage("agent"), sampler.usage("stack")
-    steps: list[Step] = []
-    for n in range(1, cap + 1):
-        if n > 1 and not wait_worker_idle(settings):
-            section.notes.append(f"the worker still had jobs (not ours) before step {n}")
-        print(f"  step {n}: {n} concurrent session(s)", flush=True)
-        roots = process_roots(settings)
-        step = run_step(settings, Step(n, turns, goal_s), client, roots)
-        if process_roots(settings)["agent"] != roots["agent"]:
-            step.errors.append(f"the agent worker restarted during step {n} (not by this bench)")
-        steps.append(step)
-        section.add(f"{n} concurrent session(s)", _describe(step), f"p95 <= {goal_s * 1000:.0f} ms", step.ok)
-        section.add_samples(f"capacity: turns at {n} concurrent", step.latencies, (Goal(goal_s, 95),))
-        section.notes += step.errors
-        if not step.ok:
-            break
-    passed = [s for s in steps if s.ok]
-    section.add("maximum sessions under the goal", str(passed[-1].sessions if passed else 0))
-    section.add(*per_session_row(passed[-1] if passed else steps[-1], idle_agent, idle_stack))
+    ramp = run_ramp(settings, section, list(range(1, cap + 1)), turns, client, goal_s)
+    idle_agent, idle_stack = ramp.idle["agent"], ramp.idle["stack"]
+    section.add("maximum sessions under the goal", str(ramp.best.sessions if ramp.best else 0))
+    section.add(*per_session_row(ramp.best or ramp.steps[-1], idle_agent, idle_stack))
     section.notes.append(
         f"idle: agent CPU {idle_agent.cpu_mean:.0f}%, PSS {idle_agent.pss_mean or 0:.0f} MiB (RSS "
         f"{idle_agent.rss_mean:.0f}); whole stack CPU {idle_stack.cpu_mean:.0f}%, RSS {idle_stack.rss_mean:.0f} MiB. "

@@ -44,7 +44,8 @@ async def one_turn(human: Human, speech: bytes, answer_timeout: float = 60) -> f
     return first - ended
 
 
-def _stage_sums(settings: Settings) -> dict[str, tuple[float, float]]:
+def stage_sums(settings: Settings) -> dict[str, tuple[float, float]]:
+    """(sum of seconds, count) of each stage's histogram, over every worker."""
     text = worker_metrics_text(settings)  # every worker: the session may run on any
     out: dict[str, tuple[float, float]] = {}
     for stage in STAGES:
@@ -58,10 +59,20 @@ def _stage_sums(settings: Settings) -> dict[str, tuple[float, float]]:
     return out
 
 
+def stage_means(before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]]) -> dict[str, float]:
+    """Mean seconds of each stage over the turns between two reads of stage_sums (stages without turns left out)."""
+    means = {}
+    for stage, (total, count) in after.items():
+        turns = count - before.get(stage, (0.0, 0.0))[1]
+        if turns > 0:
+            means[stage] = (total - before.get(stage, (0.0, 0.0))[0]) / turns
+    return means
+
+
 async def _voice_turns(settings: Settings, turns: int, sentence: str) -> tuple[list[float], dict[str, int]]:
     """Turns in one room: end of the caller's speech -> first audible agent audio."""
     letta_id = default_agent_id(settings)
-    before = _stage_sums(settings)
+    before = stage_sums(settings)
     samples: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         speech = espeak_wav(sentence, Path(tmp) / "turn.wav")
@@ -69,14 +80,8 @@ async def _voice_turns(settings: Settings, turns: int, sentence: str) -> tuple[l
         await greeted(human)
         for _ in range(turns):
             samples.append(await one_turn(human, speech))
-    after = _stage_sums(settings)
-    stages = {}
-    for stage in STAGES:
-        total = after[stage][0] - before[stage][0]
-        count = after[stage][1] - before[stage][1]
-        if count:
-            stages[f"{stage}_mean_ms"] = round(total / count * 1000)
-    return samples, stages
+    means = stage_means(before, stage_sums(settings))
+    return samples, {f"{stage}_mean_ms": round(mean * 1000) for stage, mean in means.items()}
 
 
 def bench_voice(settings: Settings, turns: int = TURNS) -> Section:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import threading
 from dataclasses import dataclass
@@ -42,7 +43,9 @@ class TreeSampler:
 
     def __enter__(self) -> TreeSampler:
         for pids in self.roots.values():
-            self._tree(pids)  # primes cpu_percent(), whose first call has nothing to compare with
+            for proc in self._tree(pids):  # primes cpu_percent(), whose first call has nothing to compare with
+                with contextlib.suppress(psutil.Error):
+                    proc.cpu_percent()
         self._thread.start()
         return self
 
@@ -64,28 +67,35 @@ class TreeSampler:
         )
 
     def _tree(self, pids: list[int]) -> list[psutil.Process]:
-        found = []
+        found: dict[int, psutil.Process] = {}
         for pid in pids:
             try:
                 root = self._procs.setdefault(pid, psutil.Process(pid))
-                found += [root, *root.children(recursive=True)]
+                found.update({p.pid: p for p in [root, *root.children(recursive=True)]})
             except psutil.Error:
                 continue
-        return [self._procs.setdefault(p.pid, p) for p in found]
+        return [self._procs.setdefault(pid, p) for pid, p in found.items()]
+
+    def _read(self, trees: dict[str, list[psutil.Process]]) -> dict[int, tuple[float, float, float]]:
+        """(CPU %, RSS MiB, PSS MiB or 0) of every process in the trees, each read once: trees may overlap (the
+        whole stack holds the worker's), and cpu_percent() measures since its own previous call."""
+        wants_pss = {p.pid for name, procs in trees.items() if name in self.pss for p in procs}
+        readings = {}
+        for proc in {p.pid: p for procs in trees.values() for p in procs}.values():
+            try:
+                pss = proc.memory_full_info().pss / 1048576 if proc.pid in wants_pss else 0.0
+                readings[proc.pid] = (proc.cpu_percent(), proc.memory_info().rss / 1048576, pss)
+            except psutil.Error:
+                self._procs.pop(proc.pid, None)
+        return readings
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            for name, pids in self.roots.items():
-                cpu = rss = pss = 0.0
-                for proc in self._tree(pids):
-                    try:
-                        cpu += proc.cpu_percent()
-                        rss += proc.memory_info().rss / 1048576
-                        if name in self.pss:
-                            pss += proc.memory_full_info().pss / 1048576
-                    except psutil.Error:
-                        self._procs.pop(proc.pid, None)
-                self._cpu[name].append(cpu)
-                self._rss[name].append(rss)
+            trees = {name: self._tree(pids) for name, pids in self.roots.items()}
+            readings = self._read(trees)
+            for name, procs in trees.items():
+                got = [readings[p.pid] for p in procs if p.pid in readings]
+                self._cpu[name].append(sum(r[0] for r in got))
+                self._rss[name].append(sum(r[1] for r in got))
                 if name in self.pss:
-                    self._pss[name].append(pss)
+                    self._pss[name].append(sum(r[2] for r in got))

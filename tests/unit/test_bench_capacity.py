@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.bench.bench_capacity import Step, bucket_samples
+from tests.bench.bench_voice import stage_means
 
 pytestmark = pytest.mark.unit
 
@@ -27,6 +28,20 @@ INF = float("inf")
 def test_a_step_meets_the_goal_or_is_lost(step: Step, ok: bool, lost: bool) -> None:
     assert step.ok is ok
     assert step.lost() is lost
+
+
+def test_a_slow_step_that_finishes_slow_plays_on_and_only_a_failure_stops_it() -> None:
+    slow = Step(2, 3, latencies=[2.5, 2.6, 2.7], finish_slow=True)
+    assert not slow.ok and not slow.lost() and not slow.failed()
+    slow.unanswered = 1
+    assert slow.lost() and slow.failed()
+
+
+def test_stage_means_cover_the_turns_between_two_reads() -> None:
+    before = {"eou": (1.0, 2.0), "stt": (0.5, 2.0), "total": (4.0, 2.0)}
+    after = {"eou": (2.2, 5.0), "stt": (0.5, 2.0), "total": (10.0, 5.0), "llm_ttft": (0.9, 3.0)}
+    means = stage_means(before, after)
+    assert means == pytest.approx({"eou": 0.4, "total": 2.0, "llm_ttft": 0.3})  # stt had no new turn
 
 
 def test_histogram_deltas_become_one_sample_per_turn_at_its_bucket_bound() -> None:
