@@ -40,6 +40,7 @@ log = logging.getLogger("lvs.agent.requests")
 
 LIST_TIMEOUT_S = 3.0
 PRUNE_EVERY_S = 600.0
+WATCH_EVERY_S = 0.2
 
 _STATES = {
     models.ParticipantInfo.JOINING: PState.JOINING,
@@ -78,6 +79,14 @@ class RequestHandler:
         self._room_claims = RoomClaims(claims_dir(settings))  # shared with the other workers
         self._pruned_at = 0.0
         self._lkapi: api.LiveKitAPI | None = None
+        self._watcher: asyncio.Task[None] | None = None
+
+    async def _watch_launches(self) -> None:
+        """Mark claims whose job is running, often: a job that starts and ends between two requests would
+        otherwise keep its claim (and a job slot) for CLAIM_TTL_S; one seen running frees it as it ends."""
+        while True:
+            self._busy_rooms(time.time())
+            await asyncio.sleep(WATCH_EVERY_S)
 
     def _busy_rooms(self, now: float) -> set[str]:
         """Rooms with a running job of this worker, or a claim still waiting for its job to start."""
@@ -124,6 +133,8 @@ class RequestHandler:
                 log.warning("cannot remove stale agent", extra={"participant": identity, "error": repr(exc)})
 
     async def __call__(self, req: JobRequest) -> None:
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio.create_task(self._watch_launches())
         room = req.room.name
         with log_context(room=room, job=req.id):
             early = decide_request(None, self._context(room, time.time()))

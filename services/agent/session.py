@@ -40,6 +40,7 @@ SUBSCRIBE_WAIT_S = 5.0
 SWITCH_INTERVAL_S = 1.0  # per participant: at most one Letta lookup a second, whatever they send
 CHAT_INTERVAL_S = 1.0
 DEFAULT_TEXT_INPUT = room_io.TextInputOptions().text_input_cb
+CLOSE_TRANSCRIPT_TIMEOUT_S = 0.3
 NEVER = 1_000_000  # consecutive unrecoverable errors before livekit-agents would close the session
 
 
@@ -92,6 +93,9 @@ def build_session(settings: Settings, userdata: dict[str, Any]) -> AgentSession:
             # A preemptive request would write a half-heard turn into Letta's memory.
             "preemptive_generation": {"enabled": False},
         },
+        # On close (the room deleted, the person gone) livekit waits this long for a last user transcript that
+        # nothing would use; its default 2 s kept the job's slot busy 2 s after every session.
+        session_close_transcript_timeout=CLOSE_TRANSCRIPT_TIMEOUT_S,
         conn_options=SessionConnectOptions(
             llm_conn_options=APIConnectOptions(max_retry=0, timeout=settings.letta.timeout),
             max_unrecoverable_errors=NEVER,

@@ -380,7 +380,9 @@ class AgentSettings(BaseSettings):
     )
     greeting: str = Field(default="Hello, I am listening.", description="Spoken on join; empty for none.")
     idle_timeout: float = Field(default=120.0, gt=0, description="Leave after this many seconds with no human.")
-    num_idle_processes: int = Field(default=1, ge=0, description="Prewarmed job processes.")
+    num_idle_processes: int = Field(
+        default=2, ge=0, description="Prewarmed job processes (~40 MB each; a burst of sessions starts on them)."
+    )
     metrics_port: Port = Field(default=9101, description="Prometheus /metrics port of the worker.")
     voice: str = Field(default="en-us", min_length=1, description="espeak-ng voice (AGENT_TTS=espeak).")
     speech_rate: int = Field(default=165, ge=80, le=450, description="espeak-ng words per minute.")
