@@ -77,6 +77,8 @@ class RequestHandler:
         self._server = server
         self._claims: dict[str, _Claim] = {}
         self._room_claims = RoomClaims(claims_dir(settings))  # shared with the other workers
+        with contextlib.suppress(OSError):  # there from the start: the sidecar reads it too (recovery/sweeper.py)
+            self._room_claims.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._pruned_at = 0.0
         self._lkapi: api.LiveKitAPI | None = None
         self._watcher: asyncio.Task[None] | None = None

@@ -65,6 +65,15 @@ class RoomClaims:
             _write(file, Holder(job_id, now))
         return None
 
+    def holder(self, room: str, now: float | None = None) -> Holder | None:
+        """The job that holds a live claim on the room (None: no job of these workers is starting there)."""
+        if not self.path(room).exists():
+            return None
+        with self._locked(room) as file:
+            now = time.time() if now is None else now
+            holder = _read(file)
+        return holder if holder and abs(now - holder.at) < self.ttl else None
+
     def release(self, room: str, job_id: str) -> bool:
         """Give the room's claim up if ``job_id`` holds it (another job's claim stays)."""
         with self._locked(room) as file:

@@ -61,6 +61,7 @@ class RoomMemory:
     agent_died: bool = False  # the human waits because our agent died (heartbeat): re-dispatch at once
     tries: int = 0
     last_try_at: float | None = None
+    job_starting: bool | None = None  # as the last sweep saw it (RoomView.job_starting)
 
 
 Memory = Mapping[str, RoomMemory]
@@ -142,6 +143,7 @@ def observe_room(previous: RoomMemory | None, room: RoomView, now: float, dead_a
         agent_died=waiting and (last_beat is not None or (prev.agent_died and prev.waiting_since is not None)),
         tries=0 if has_agent else prev.tries,
         last_try_at=None if has_agent else prev.last_try_at,
+        job_starting=room.job_starting,
     )
 
 
@@ -168,9 +170,13 @@ def next_dispatch_at(mem: RoomMemory, settings: RecoverySettings) -> float | Non
     if mem.tries >= settings.max_redispatch or mem.waiting_since is None:
         return None
     if mem.tries == 0 or mem.last_try_at is None:
-        # A session whose first agent has not come yet gets the orphan grace (its job may still be starting: a
-        # second dispatch would start a duplicate); one whose agent died has waited since its last beat.
-        return mem.waiting_since + (0.0 if mem.agent_died else settings.orphan_after)
+        # One whose agent died has waited since its last beat. A session whose first agent has not come yet
+        # gets the orphan grace (its job may still be starting: a second dispatch would start a duplicate),
+        # or the short one when the workers' room claims say no job is starting (its dispatch failed).
+        if mem.agent_died:
+            return mem.waiting_since
+        grace = settings.failed_dispatch_after if mem.job_starting is False else settings.orphan_after
+        return mem.waiting_since + grace
     return mem.last_try_at + settings.redispatch_backoff * 2 ** (mem.tries - 1)
 
 
@@ -245,6 +251,8 @@ def decide_room(
         due = next_dispatch_at(mem, settings) if waiting_humans(room) else None
         if due is not None and now >= due:
             reason = f"human waiting {now - (mem.waiting_since or now):.0f}s, try {mem.tries + 1}"
+            if mem.tries == 0 and not mem.agent_died and mem.job_starting is False:
+                reason += ", no job starting (its dispatch failed)"
             actions.append(
                 Action(ActionKind.DISPATCH, Rule.ORPHANED_SESSION, room.name, None, room.letta_agent_id, reason)
             )

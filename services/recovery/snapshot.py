@@ -72,6 +72,9 @@ class RoomView:
     created_at: float = 0.0
     num_participants: int = 0
     participants: tuple[ParticipantView, ...] = ()
+    # A worker of this machine is starting a job for the room (its room claim is live); None: unknown (the
+    # sidecar does not share the workers' claim folder, or nobody waits in the room).
+    job_starting: bool | None = None
 
     @property
     def letta_agent_id(self) -> str | None:

@@ -8,12 +8,13 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 import aiohttp
 from livekit import api
 
+from services.agent.room_claims import RoomClaims, claims_dir
 from services.recovery import metrics
 from services.recovery.lease import Lease
 from services.recovery.policy import (
@@ -24,7 +25,9 @@ from services.recovery.policy import (
     decide,
     next_wakeup,
     observe,
+    our_agents,
     record_dispatch,
+    waiting_humans,
 )
 from services.recovery.snapshot import RoomView, Snapshot, is_ours, room_view
 from services.shared.livekit import NodeHealth, api_url, livekit_api
@@ -103,6 +106,7 @@ class Sweeper:
         self.dry_run = dry_run
         self.clock = clock
         self.memory: dict[str, RoomMemory] = {}
+        self.claims = RoomClaims(claims_dir(settings))  # the native workers' room claims (compose: not shared)
         self.lock = asyncio.Lock()
         self.worker_ready = True
         self.healthy_since: float | None = None
@@ -137,10 +141,20 @@ class Sweeper:
                         with log_context(room=room.name):
                             log.warning("cannot list participants", extra={"error": repr(error)})
                     return None
-            return room_view(room, res.participants, prefix)
+            return self.with_claim(room_view(room, res.participants, prefix))
 
         views = await asyncio.gather(*(one(r) for r in listed.rooms))
         return Snapshot(rooms=tuple(v for v in views if v is not None))
+
+    def with_claim(self, view: RoomView) -> RoomView:
+        """A room where a human waits for a first agent, with whether a worker of this machine is starting a
+        job for it (the workers' room claims, when this sidecar shares their folder)."""
+        if not self.claims.folder.is_dir() or not waiting_humans(view) or our_agents(view, self.clock()):
+            return view
+        try:
+            return replace(view, job_starting=self.claims.holder(view.name) is not None)
+        except OSError:
+            return view
 
     async def check_worker(self) -> bool:
         """True when a worker has answered its health check for WORKER_SETTLE s (or the check is off)."""

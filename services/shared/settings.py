@@ -569,6 +569,13 @@ class RecoverySettings(BaseSettings):
         ge=0,
         description="Re-dispatch when a human waits this long for a first agent (one whose agent died: at once).",
     )
+    failed_dispatch_after: float = Field(
+        default=3.0,
+        ge=0,
+        description="Re-dispatch sooner, after this long, when no worker of this machine is starting a job for"
+        " the waiting human (its dispatch failed: every worker was full); needs the workers' room claims"
+        " (native), else RECOVERY_ORPHAN_AFTER applies.",
+    )
     max_redispatch: int = Field(default=5, ge=0, description="Re-dispatch tries per room.")
     bind: str = Field(default="127.0.0.1", description="Address of the sidecar's HTTP server.")
     ownership: RoomOwnership = Field(

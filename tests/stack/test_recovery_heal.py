@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from services.shared.letta import letta_client
 from services.shared.livekit import livekit_api, room_metadata
 from services.shared.settings import Settings
-from tests.helpers import log_tail
+from tests.helpers import log_entries, log_tail
 from tests.stack.recovery_rtc import start_client
 from tests.stack.test_recovery_sweeper import people, until
 
@@ -109,3 +109,34 @@ async def _agents(lk: api.LiveKitAPI, room: str, prefix: str) -> list[str]:
 
 async def _no_agent(lk: api.LiveKitAPI, room: str, prefix: str) -> bool:
     return not await _agents(lk, room, prefix)
+
+
+@pytest.mark.stack
+def test_a_human_whose_dispatch_failed_gets_an_agent_after_the_short_grace(stack: Settings) -> None:
+    """No job of the workers is starting for a waiting human (here: no dispatch was made at all, as when every
+    worker was full): the sidecar dispatches after RECOVERY_FAILED_DISPATCH_AFTER, not the longer orphan grace."""
+    room = f"{stack.recovery.room_prefix}rectest-{uuid.uuid4().hex[:8]}"
+    letta_id = letta_agent_id(stack)
+    prefix = stack.agent.identity_prefix
+
+    async def scenario() -> None:
+        async with livekit_api(stack) as lk:
+            await lk.room.create_room(api.CreateRoomRequest(name=room, metadata=room_metadata(letta_id)))
+            human = start_client(room, "human")
+            try:
+                await until(lambda: _agents(lk, room, prefix), JOIN_TIMEOUT, "the sidecar's agent to join")
+            finally:
+                human.kill()
+                await lk.room.delete_room(api.DeleteRoomRequest(room=room))
+        actions = [
+            e
+            for e in log_entries(stack, "recovery")
+            if e.get("room") == room and e.get("rule") == "orphaned_session" and e.get("outcome") == "done"
+        ]
+        assert actions, "the agent came without a dispatch by the sidecar"
+        assert "no job starting" in actions[0]["reason"], actions[0]  # the short grace's rule, not the orphan one
+
+    try:
+        asyncio.run(scenario())
+    except AssertionError as error:
+        raise AssertionError(f"{error}\n--- recovery log ---\n{log_tail(stack, 'recovery', 20)}") from error

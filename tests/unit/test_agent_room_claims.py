@@ -155,3 +155,39 @@ def test_two_workers_racing_for_one_room_accept_once(tmp_path: Path) -> None:
     late = FakeRequest("room-1", "AJ_4")
     asyncio.run(second(late))
     assert late.answer == "accept"
+
+
+# -- the recovery sidecar reads them: is a job starting for a waiting human? --------------------------------
+
+
+def test_the_sidecar_sees_whether_a_job_is_starting_for_a_waiting_human(tmp_path: Path) -> None:
+    from services.recovery.snapshot import Kind, ParticipantView, RoomView, State
+    from services.recovery.sweeper import Sweeper
+
+    settings = Settings(stack=StackSettings(dir=tmp_path))
+    now = 1_000.0
+    sweeper = Sweeper(settings, lkapi=None, clock=lambda: now)  # type: ignore[arg-type]
+    human = ParticipantView("user", Kind.STANDARD, State.ACTIVE, now - 2, False, 1)
+    ours = ParticipantView("agent-letta-x", Kind.AGENT, State.ACTIVE, now - 1, True, 1)
+    waiting = RoomView("lvs-a", {"lvs": True}, now - 5, 1, (human,))
+    served = RoomView("lvs-b", {"lvs": True}, now - 5, 2, (human, ours))
+
+    assert sweeper.with_claim(waiting).job_starting is None  # no claim folder: the workers share none with it
+    claims = RoomClaims(claims_dir(settings))
+    claims.claim("lvs-other", "AJ_0")  # the folder exists now
+    assert sweeper.with_claim(waiting).job_starting is False
+    claims.claim("lvs-a", "AJ_1")
+    assert sweeper.with_claim(waiting).job_starting is True
+    assert claims.holder("lvs-a") == Holder("AJ_1", claims.holder("lvs-a").at)  # type: ignore[union-attr]
+    claims.release("lvs-a", "AJ_1")
+    assert sweeper.with_claim(waiting).job_starting is False
+    assert sweeper.with_claim(served).job_starting is None  # our agent is there: nobody waits for one
+
+
+def test_holder_reads_without_taking_and_ignores_expired_claims(tmp_path: Path) -> None:
+    claims = RoomClaims(tmp_path)
+    assert claims.holder("room") is None and not claims.path("room").exists()  # reading creates nothing
+    claims.claim("room", "AJ_1", now=100.0)
+    assert claims.holder("room", now=101.0) == Holder("AJ_1", 100.0)
+    assert claims.holder("room", now=100.0 + CLAIM_TTL_S) is None
+    assert claims.claim("room", "AJ_2", now=101.0) == Holder("AJ_1", 100.0)  # holder() took nothing

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from services.recovery.policy import (
@@ -491,3 +493,37 @@ def test_a_first_agent_still_starting_is_not_duplicated_but_a_dead_one_is_replac
     assert kinds(decide(dead, NOW, slow, memory, dead_after=DEAD_AFTER))[-1] == ("orphaned_session", None, "dispatch")
     gone = Snapshot((room(human(age=60)),))  # the dead agent removed: the room still counts as left by a death
     assert observe(memory, gone, NOW + 1, dead_after=DEAD_AFTER)["lvs-abc"].agent_died
+
+
+FAST = S.model_copy(update={"orphan_after": 8, "failed_dispatch_after": 2})
+
+
+@pytest.mark.parametrize(
+    ("job_starting", "waited", "dispatch"),
+    [
+        (False, 3, True),  # no job of the workers starting, past the short grace: its dispatch failed
+        (False, 1, False),  # within the short grace
+        (True, 3, False),  # a job is starting: the orphan grace applies (a dispatch now would duplicate it)
+        (True, 9, True),
+        (None, 3, False),  # unknown (the sidecar shares no claim folder): the orphan grace
+        (None, 9, True),
+    ],
+)
+def test_a_failed_first_dispatch_is_retried_after_the_short_grace(
+    job_starting: bool | None, waited: float, dispatch: bool
+) -> None:
+    waiting = replace(room(human(age=waited)), job_starting=job_starting)
+    actions = decide(Snapshot((waiting,)), NOW, FAST)
+    assert (("orphaned_session", None, "dispatch") in kinds(actions)) is dispatch
+    if dispatch:
+        assert ("dispatch failed" in actions[0].reason) is (job_starting is False), actions[0].reason
+
+
+def test_the_short_grace_is_remembered_and_a_dead_agent_still_goes_first() -> None:
+    mem = observe_room(None, replace(room(human(age=1)), job_starting=False), NOW)
+    assert mem.job_starting is False and next_dispatch_at(mem, FAST) == NOW - 1 + FAST.failed_dispatch_after
+    assert next_wakeup({"lvs-abc": mem}, FAST, NOW) == NOW + 1
+    died = replace(mem, agent_died=True)
+    assert next_dispatch_at(died, FAST) == NOW - 1
+    retried = replace(mem, tries=1, last_try_at=NOW)  # later tries back off as before
+    assert next_dispatch_at(retried, FAST) == NOW + FAST.redispatch_backoff
