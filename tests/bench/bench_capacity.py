@@ -255,7 +255,8 @@ def _stage_sums_or_none(settings: Settings) -> dict[str, tuple[float, float]] | 
         return None
 
 
-def _describe(step: Step, _idle: dict[str, Usage]) -> str:
+def answer_parts(step: Step) -> list[str]:
+    """The start of a ramp step's row: its p95 over the turns, then what went unanswered or failed."""
     p95 = f"p95 {step.p95 * 1000:.0f} ms" if step.p95 is not None else "no answers"
     n = len(step.latencies)
     parts = [f"{p95} over {n} turn{'' if n == 1 else 's'}"]
@@ -263,6 +264,11 @@ def _describe(step: Step, _idle: dict[str, Usage]) -> str:
         parts.append(f"{step.unanswered} unanswered")
     if step.errors:
         parts.append(f"{len(step.errors)} sessions failed")
+    return parts
+
+
+def _describe(step: Step, _idle: dict[str, Usage]) -> str:
+    parts = answer_parts(step)
     assert step.agent and step.stack
     parts.append(f"agent CPU {step.agent.cpu_mean:.0f}%, PSS peak {step.agent.pss_peak or 0:.0f} MiB")
     parts.append(f"stack CPU {step.stack.cpu_mean:.0f}%")

@@ -45,7 +45,15 @@ from services.shared.settings import ENV_FILE, Settings, get_settings
 from services.stack.health import probe
 from services.stack.programs import programs
 from services.stack.supervisor import Supervisor
-from tests.bench.bench_capacity import P95_GOAL_S, STEP_BUDGET_S, Ramp, Step, process_roots, run_ramp
+from tests.bench.bench_capacity import (
+    P95_GOAL_S,
+    STEP_BUDGET_S,
+    Ramp,
+    Step,
+    answer_parts,
+    process_roots,
+    run_ramp,
+)
 from tests.bench.report import Section
 from tests.bench.sampler import Usage
 from tests.helpers import ROOT, add_env_lines, make_up
@@ -182,13 +190,7 @@ def per_session(step: Step, idle: dict[str, Usage]) -> str:
 
 def describe(step: Step, idle: dict[str, Usage]) -> str:
     """A ramp step's row: p95, answers, the step's totals, per session, the worker's stage means."""
-    p95 = f"p95 {step.p95 * 1000:.0f} ms" if step.p95 is not None else "no answers"
-    n = len(step.latencies)
-    parts = [f"{p95} over {n} turn{'' if n == 1 else 's'}"]
-    if step.unanswered:
-        parts.append(f"{step.unanswered} unanswered")
-    if step.errors:
-        parts.append(f"{len(step.errors)} sessions failed")
+    parts = answer_parts(step)
     assert step.agent and step.stack
     totals = f"worker CPU {step.agent.cpu_mean:.0f}%, PSS peak {step.agent.pss_peak or 0:.0f} MiB; whole stack CPU "
     totals += f"{step.stack.cpu_mean:.0f}%"
