@@ -112,9 +112,9 @@ async def _no_agent(lk: api.LiveKitAPI, room: str, prefix: str) -> bool:
 
 
 @pytest.mark.stack
-def test_a_human_whose_dispatch_failed_gets_an_agent_after_the_short_grace(stack: Settings) -> None:
+def test_a_human_whose_dispatch_failed_gets_an_agent_by_the_failed_dispatch_rule(stack: Settings) -> None:
     """No job of the workers is starting for a waiting human (here: no dispatch was made at all, as when every
-    worker was full): the sidecar dispatches after RECOVERY_FAILED_DISPATCH_AFTER, not the longer orphan grace."""
+    worker was full): the sidecar dispatches by the failed-dispatch rule (RECOVERY_FAILED_DISPATCH_AFTER)."""
     room = f"{stack.recovery.room_prefix}rectest-{uuid.uuid4().hex[:8]}"
     letta_id = letta_agent_id(stack)
     prefix = stack.agent.identity_prefix
@@ -134,7 +134,7 @@ def test_a_human_whose_dispatch_failed_gets_an_agent_after_the_short_grace(stack
             if e.get("room") == room and e.get("rule") == "orphaned_session" and e.get("outcome") == "done"
         ]
         assert actions, "the agent came without a dispatch by the sidecar"
-        assert "no job starting" in actions[0]["reason"], actions[0]  # the short grace's rule, not the orphan one
+        assert "no job starting" in actions[0]["reason"], actions[0]  # that rule, not the orphan one
 
     try:
         asyncio.run(scenario())
