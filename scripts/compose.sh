@@ -48,6 +48,12 @@ cmd_up() {
 cmd_down() {
   require_compose
   step "Stopping the containers (volumes with Letta's memory are kept)"
+  # compose interpolates the whole file even to stop it: a secret compose.yaml requires (${KEY:?…}) that is
+  # not set yet (a run that failed before generate-secrets.sh) gets a placeholder here, so `down` still stops
+  local key
+  for key in $(grep -o '\${[A-Z_]*:?' "$ROOT/compose.yaml" | tr -d '${:?' | sort -u); do
+    [[ -n "$(env_get "$key")" ]] || export "$key=unset-when-stopping"
+  done
   COMPOSE_PROFILES="$ALL_PROFILES" compose down
   done_ "stopped"
 }

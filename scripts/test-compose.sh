@@ -47,6 +47,16 @@ report_unhealthy() {
   done < <(COMPOSE_PROFILES="$ALL_PROFILES" compose ps --all --format '{{.Name}}\t{{.State}}\t{{.Health}}' 2>/dev/null)
 }
 
+# remove_test_containers WHY: every container of the test project (COMPOSE_PROJECT_NAME), whatever its state
+remove_test_containers() {
+  local ids
+  ids="$(docker ps -aq --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME")"
+  [[ -n "$ids" ]] || return 0
+  step "Removing the containers of $COMPOSE_PROJECT_NAME $1"
+  xargs docker rm -f >/dev/null <<<"$ids" || return 1
+  done_ "removed $(wc -l <<<"$ids") containers"
+}
+
 env_saved=""
 restore_env() {
   if [[ -n "$env_saved" ]]; then mv "$STACK_DIR/run/env.before-step" "$ENV_FILE"; env_saved=""; fi
@@ -60,6 +70,8 @@ cleanup() {
     report_unhealthy || true
     step "Stopping the containers after the failure (volumes kept)"
     bash "$ROOT/scripts/compose.sh" down >&2 || true
+    # whatever `down` could not stop must not come back with the next engine start (restart: unless-stopped)
+    [[ -z "${COMPOSE_PROJECT_NAME:-}" ]] || remove_test_containers "that 'down' left" >&2 || true
   fi
   if [[ -n "$engine_started" && -z "${KEEP_ENGINE:-}" ]]; then bash "$ROOT/scripts/install-docker-engine.sh" stop || true; fi
   ((${#timings[@]} == 0)) || { step "Timings"; printf '    %s\n' "${timings[@]}" "total: $((SECONDS - started_at)) s"; }
@@ -74,6 +86,11 @@ env_lines="$(bash "$ROOT/scripts/install-docker-engine.sh")" \
   || die "no Docker engine, and none could be installed or started (output above): test-compose cannot run"
 eval "$env_lines"
 phase_done "engine"
+# The test project's containers of an earlier run that did not end (killed, or its `down` failed) come back
+# with the engine (restart: unless-stopped) and take the stack's ports: they are removed before the check.
+export COMPOSE_PROJECT_NAME="${COMPOSE_PROJECT_NAME:-letta-voice-stack-test}"
+remove_test_containers "an earlier run left (they restart with the engine)" \
+  || die "cannot remove the containers of $COMPOSE_PROJECT_NAME ('docker ps -a' lists them)"
 check_ports_free
 
 # 2. images: bases, then stand-ins of the upstream images; our image's bases trust the CA (test path only)
@@ -87,9 +104,7 @@ phase_done "base images and stand-ins"
 # 3. a compose project of the tests' own, from empty volumes: each clean clone generates its own secrets
 # (POSTGRES_PASSWORD, …), so a database volume of an earlier run, or of a deployment on this machine, is never
 # reused (letta-db keeps the password it was made with) nor touched
-export COMPOSE_PROJECT_NAME="${COMPOSE_PROJECT_NAME:-letta-voice-stack-test}"
 step "Compose project $COMPOSE_PROJECT_NAME, from empty volumes"
-docker ps -aq --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME" | xargs -r docker rm -f >/dev/null
 old_volumes="$(docker volume ls -q --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME")"
 [[ -z "$old_volumes" ]] || xargs docker volume rm >/dev/null <<<"$old_volumes" || die "cannot remove the volumes of an earlier test run: $old_volumes"
 if [[ -n "$old_volumes" ]]; then done_ "removed an earlier run's volumes: ${old_volumes//$'\n'/ }"; else done_ "no earlier volumes"; fi
