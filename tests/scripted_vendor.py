@@ -25,7 +25,6 @@ import json
 import os
 import threading
 import uuid
-import wave
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from tests.scripted_llm import MODEL, completion, completion_chunks, reply_for
+from tests.wav import wav_file
 
 TRANSCRIPT = "What is the weather like today?"
 RATE = 24000  # OpenAI's speech: 24 kHz mono int16
@@ -66,17 +66,13 @@ def encode(pcm: bytes, fmt: str, rate: int = RATE) -> bytes:
     """The PCM as a `response_format`: raw pcm, a WAV file, or MP3 (PyAV's libmp3lame, as livekit decodes it)."""
     if fmt == "pcm":
         return pcm
-    out = io.BytesIO()
     if fmt == "wav":
-        with wave.open(out, "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(rate)
-            w.writeframes(pcm)
-        return out.getvalue()
+        return wav_file(pcm, rate)
     if fmt != "mp3":
         raise ValueError(f"unknown format {fmt}")
     import av  # livekit-agents' own dependency (it decodes the vendor's mp3 with it)
+
+    out = io.BytesIO()
 
     with av.open(out, "w", format="mp3") as container:
         stream = container.add_stream("libmp3lame", rate=rate, layout="mono")

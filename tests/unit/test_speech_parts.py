@@ -12,6 +12,7 @@ from services.speech.pools import FIRST, LATER, Admission, Busy, PriorityPool
 from services.speech.requests import RequestError, parse_speech, parse_transcription
 from services.speech.text import MAX_PIECE, sentences
 from services.speech.wav import WavError, read_wav, wav_header
+from tests.wav import wav_file
 
 pytestmark = pytest.mark.unit
 
@@ -66,13 +67,7 @@ def test_parse_speech_errors(body: dict, field: str, status: int) -> None:
 
 
 def _wav(rate: int, channels: int, frames: int, width: int = 2) -> bytes:
-    out = io.BytesIO()
-    with wave.open(out, "wb") as w:
-        w.setnchannels(channels)
-        w.setsampwidth(width)
-        w.setframerate(rate)
-        w.writeframes(bytes(frames * channels * width))
-    return out.getvalue()
+    return wav_file(bytes(frames * channels * width), rate, channels, width)
 
 
 def test_read_wav_resamples_to_the_target() -> None:

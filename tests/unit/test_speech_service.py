@@ -24,6 +24,7 @@ from services.shared.settings import SpeechSettings
 from services.speech.engine import load_engine
 from services.speech.piper import PiperVoice
 from services.speech.server import PCM_RATE, Engine, create_app
+from tests.wav import wav_file
 
 pytestmark = pytest.mark.unit
 KEY = "speech-test-key-" + "k" * 24
@@ -49,20 +50,10 @@ def run(test: Callable[[TestClient], Awaitable[None]], settings: SpeechSettings 
     asyncio.run(main())
 
 
-def wav_bytes(pcm: bytes, rate: int) -> bytes:
-    out = io.BytesIO()
-    with wave.open(out, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm)
-    return out.getvalue()
-
-
 @functools.cache
 def question_wav() -> bytes:
     voice = engine().voice
-    return wav_bytes(voice.synthesize(QUESTION), voice.sample_rate)
+    return wav_file(voice.synthesize(QUESTION), voice.sample_rate)
 
 
 def form(file: bytes | None = None, **fields: str) -> aiohttp.FormData:
@@ -163,17 +154,10 @@ def test_stereo_48k_audio_is_mixed_and_resampled() -> None:
     voice = engine().voice
     mono48 = to_mono_int16(voice.synthesize(QUESTION), voice.sample_rate, 1, 48000)
     stereo = bytes(b for i in range(0, len(mono48), 2) for b in mono48[i : i + 2] * 2)
-    out = io.BytesIO()
-    with wave.open(out, "wb") as w:
-        w.setnchannels(2)
-        w.setsampwidth(2)
-        w.setframerate(48000)
-        w.writeframes(stereo)
+    stereo_wav = wav_file(stereo, 48000, channels=2)
 
     async def test(client: TestClient) -> None:
-        response = await client.post(
-            "/v1/audio/transcriptions", headers=AUTH, data=form(out.getvalue(), model="tiny.en")
-        )
+        response = await client.post("/v1/audio/transcriptions", headers=AUTH, data=form(stereo_wav, model="tiny.en"))
         assert "france" in (await response.json())["text"].lower()
 
     run(test)
@@ -201,15 +185,10 @@ def test_bad_transcription_requests_name_the_field(fields: dict[str, str], file:
 
 
 def test_8_bit_wav_is_refused_with_the_reason() -> None:
-    out = io.BytesIO()
-    with wave.open(out, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(1)
-        w.setframerate(16000)
-        w.writeframes(bytes(16000))
+    eight_bit = wav_file(bytes(16000), 16000, width=1)
 
     async def test(client: TestClient) -> None:
-        data = form(out.getvalue(), model="whisper-1")
+        data = form(eight_bit, model="whisper-1")
         body = await error_of(await client.post("/v1/audio/transcriptions", headers=AUTH, data=data), 400)
         assert body["field"] == "file" and "16-bit" in body["error"]
 
@@ -226,7 +205,7 @@ def test_transcription_needs_a_multipart_form() -> None:
 
 def test_a_large_upload_is_a_413_naming_the_file() -> None:
     async def test(client: TestClient) -> None:
-        big = wav_bytes(bytes(16000 * 2 * 3), 16000)  # 3 s of silence, 96 kB
+        big = wav_file(bytes(16000 * 2 * 3), 16000)  # 3 s of silence, 96 kB
         response = await client.post("/v1/audio/transcriptions", headers=AUTH, data=form(big, model="whisper-1"))
         body = await error_of(response, 413)
         assert body["field"] == "file" and "8192 bytes" in body["error"]
@@ -236,7 +215,7 @@ def test_a_large_upload_is_a_413_naming_the_file() -> None:
 
 def test_audio_longer_than_the_limit_is_refused() -> None:
     async def test(client: TestClient) -> None:
-        long = wav_bytes(bytes(8000 * 2 * 3), 8000)
+        long = wav_file(bytes(8000 * 2 * 3), 8000)
         response = await client.post("/v1/audio/transcriptions", headers=AUTH, data=form(long, model="whisper-1"))
         body = await error_of(response, 400)
         assert body["field"] == "file" and "at most 2 s" in body["error"]
