@@ -201,23 +201,33 @@ def add_env_lines(path: Path, *lines: str) -> None:
 
 
 @contextmanager
+def env_file_kept(path: Path) -> Iterator[str | None]:
+    """The block may change the .env file ``path``: its content before (None: there was none) comes back at
+    the end, whatever happened. Yields that content."""
+    original = path.read_text() if path.exists() else None
+    try:
+        yield original
+    finally:
+        if original is None:
+            path.unlink(missing_ok=True)
+        else:
+            path.write_text(original)
+
+
+@contextmanager
 def settings_applied(*lines: str) -> Iterator[Settings]:
     """The stack running with these .env lines added (`make up` applies them); the original .env comes back,
     applied, at the end. Yields the settings as the stack now runs them."""
     from services.shared.settings import ENV_FILE, get_settings
 
-    original = ENV_FILE.read_text() if ENV_FILE.exists() else None
-    add_env_lines(ENV_FILE, *lines)
     try:
-        applied = make_up()
-        assert applied.returncode == 0, applied.stdout[-3000:]
-        get_settings.cache_clear()
-        yield get_settings()
+        with env_file_kept(ENV_FILE):
+            add_env_lines(ENV_FILE, *lines)
+            applied = make_up()
+            assert applied.returncode == 0, applied.stdout[-3000:]
+            get_settings.cache_clear()
+            yield get_settings()
     finally:
-        if original is None:
-            ENV_FILE.unlink(missing_ok=True)
-        else:
-            ENV_FILE.write_text(original)
         get_settings.cache_clear()
         restored = make_up()
         assert restored.returncode == 0, restored.stdout[-3000:]

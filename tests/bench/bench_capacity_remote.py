@@ -56,7 +56,7 @@ from tests.bench.bench_capacity import (
 )
 from tests.bench.report import Section
 from tests.bench.sampler import Usage
-from tests.helpers import ROOT, add_env_lines, make_up
+from tests.helpers import ROOT, add_env_lines, env_file_kept, make_up
 from tests.scripted_vendor import CLIP_S, MODEL, TRANSCRIPT
 
 STEPS = (5, 10, 15, 20, 25)
@@ -145,23 +145,19 @@ def on_vendor(
 ) -> Iterator[Settings]:
     """The stack running on the vendor for the block; afterwards its previous .env, applied and checked healthy
     whatever happened in the block: `restored` gets what is wrong then (nothing: healthy), or "" first."""
-    original = ENV_FILE.read_text() if ENV_FILE.exists() else None
-    if original is not None and MARKER in original:
-        original = without_ours(original)
+    if ENV_FILE.exists() and MARKER in (text := ENV_FILE.read_text()):
+        ENV_FILE.write_text(without_ours(text))
         section.notes.append("an earlier run of this bench was killed: its .env lines were taken out first")
-    add_env_lines(ENV_FILE, *remote_lines(url, max_jobs, workers))
     try:
-        print("  switching the stack to the scripted vendor (make up) ...", flush=True)
-        up = make_up()
-        if up.returncode != 0:
-            raise SwitchFailed(f"make up on the vendor failed: {up.stdout[-1500:]}")
-        get_settings.cache_clear()
-        yield get_settings()
+        with env_file_kept(ENV_FILE):
+            add_env_lines(ENV_FILE, *remote_lines(url, max_jobs, workers))
+            print("  switching the stack to the scripted vendor (make up) ...", flush=True)
+            up = make_up()
+            if up.returncode != 0:
+                raise SwitchFailed(f"make up on the vendor failed: {up.stdout[-1500:]}")
+            get_settings.cache_clear()
+            yield get_settings()
     finally:
-        if original is None:
-            ENV_FILE.unlink(missing_ok=True)
-        else:
-            ENV_FILE.write_text(original)
         get_settings.cache_clear()
         print("  putting the stack back on its previous settings (make up) ...", flush=True)
         back = make_up()
