@@ -74,10 +74,12 @@ def letta_env(settings: Settings) -> dict[str, str]:
         # Letta 0.16.8 opens a new database connection for every session by default (NullPool): each one is a
         # SCRAM-SHA-256 login that asyncpg hashes in Python: ~0.4 of the 0.65 CPU-s Letta spent per voice turn
         # (docs/agent.md). A pool keeps them open; pooled, Letta asks for SSL unless the URI says otherwise (the
-        # native PostgreSQL runs on loopback without SSL: the sslmode above).
+        # native PostgreSQL runs on loopback without SSL: the sslmode above). Ten concurrent turns held up to 20
+        # connections at once (capacity-remote bench, docs/benchmarks.md): 20 + 20 leaves room under
+        # PostgreSQL's 100.
         "LETTA_DISABLE_SQLALCHEMY_POOLING": "false",
-        "LETTA_PG_POOL_SIZE": "10",
-        "LETTA_PG_MAX_OVERFLOW": "10",
+        "LETTA_PG_POOL_SIZE": "20",
+        "LETTA_PG_MAX_OVERFLOW": "20",
     }
     # Letta's secure mode, always: every route but health/readiness needs "Authorization: Bearer <password>".
     # Without LETTA_PASSWORD Letta would make up one nobody knows (`make up` generates it first).

@@ -201,6 +201,12 @@ def describe(step: Step, idle: dict[str, Usage]) -> str:
     vendor = step.others.get("vendor")
     if vendor:
         parts.append(f"the vendor double CPU {vendor.cpu_mean:.0f}%")
+    callers = step.others.get("callers")
+    if callers:  # on the same 2 cores as the stack: with it, how busy the machine was
+        callers_cpu = callers.cpu_mean - (vendor.cpu_mean if vendor else 0.0)
+        busy = step.stack.cpu_mean + callers.cpu_mean
+        cores = os.cpu_count() or 1
+        parts.append(f"callers (the bench's probes) CPU {callers_cpu:.0f}%, with the stack {busy:.0f}% of {cores}00%")
     return "; ".join(parts) + f" ({step.seconds:.0f} s)"
 
 
@@ -279,7 +285,8 @@ def bench_capacity_remote(
                 turns,
                 "probe",
                 goal_s,
-                extra_roots={"vendor": [vendor_pid], **program_roots(remote)},
+                # callers: this process (the probes) and its children (the vendor, subtracted again)
+                extra_roots={"vendor": [vendor_pid], "callers": [os.getpid()], **program_roots(remote)},
                 describe=describe,
                 label="capacity (remote models)",
                 past_goal=past_goal,
