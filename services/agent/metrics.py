@@ -29,6 +29,13 @@ WORKER_REGISTERED = Gauge(
     ["worker"],
     multiprocess_mode="mostrecent",
 )
+# The recovery sidecar re-dispatches a room whose dispatch failed only while a worker has a slot for it.
+JOB_SLOTS_FREE = Gauge(
+    "lvs_agent_job_slots_free",
+    "Jobs this worker would still accept: AGENT_MAX_JOBS minus its running and starting jobs.",
+    ["worker"],
+    multiprocess_mode="mostrecent",
+)
 
 # livekit-agents metrics event type -> {field: stage}; emitted as each stage completes.
 EVENT_STAGES = {

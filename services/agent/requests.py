@@ -99,7 +99,10 @@ class RequestHandler:
                 claim.launched = True
             elif claim.launched or now - claim.at > CLAIM_TTL_S:
                 del self._claims[room]
-        return {room for room, _ in running} | set(self._claims)
+        busy = {room for room, _ in running} | set(self._claims)
+        free = max(0, self._settings.agent.max_jobs - len(busy))
+        metrics.JOB_SLOTS_FREE.labels(worker=program_name(self._settings.agent.instance)).set(free)
+        return busy
 
     def _context(self, room: str, now: float) -> RequestContext:
         busy = self._busy_rooms(now)

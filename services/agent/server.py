@@ -73,6 +73,21 @@ def skip_unused_local_models(environ: dict[str, str] | os._Environ[str] = os.env
     environ.setdefault(PRELOAD_LOCAL_INFERENCE_ENV, "0")
 
 
+# livekit-server offers a job only to a worker whose last reported load is under 1, and livekit-agents 1.8
+# reports it every 2.5 s: a slot freed just after a report stays "full" for up to 2.5 s, and a dispatch in that
+# window is dropped ("no workers with sufficient capacity"). Reported every 0.5 s (the load is sampled as often).
+STATUS_REPORT_S = 0.5
+
+
+def report_load_often() -> None:
+    """Make livekit-agents send the worker's load to livekit-server every STATUS_REPORT_S seconds."""
+    from livekit.agents import worker
+
+    if not hasattr(worker, "UPDATE_STATUS_INTERVAL"):
+        raise RuntimeError("livekit-agents no longer has worker.UPDATE_STATUS_INTERVAL: see report_load_often")
+    worker.UPDATE_STATUS_INTERVAL = STATUS_REPORT_S
+
+
 def build_server(settings: Settings):  # -> AgentServer (import deferred: see run())
     """An AgentServer with our request handler, prewarm and entrypoint, configured from settings."""
     from livekit.agents import AgentServer
@@ -81,6 +96,7 @@ def build_server(settings: Settings):  # -> AgentServer (import deferred: see ru
     from services.agent.policy import job_load
     from services.agent.requests import RequestHandler
 
+    report_load_often()
     server = AgentServer(
         ws_url=worker_url(settings),
         api_key=settings.livekit.api_key,
@@ -149,9 +165,12 @@ def mark_registration(server: Any, settings: Settings) -> None:
     marker.unlink(missing_ok=True)
 
     def registered(worker_id: str, _info: object) -> None:
-        from services.agent.metrics import WORKER_REGISTERED
+        from services.agent.metrics import JOB_SLOTS_FREE, WORKER_REGISTERED
 
         marker.write_text(json.dumps({"worker_id": worker_id, "pid": os.getpid()}))
-        WORKER_REGISTERED.labels(worker=program_name(settings.agent.instance)).set(1)
+        worker = program_name(settings.agent.instance)
+        WORKER_REGISTERED.labels(worker=worker).set(1)
+        # until the request handler's watch reports it (services/agent/requests.py)
+        JOB_SLOTS_FREE.labels(worker=worker).set(max(0, settings.agent.max_jobs - len(server.active_jobs)))
 
     server.on("worker_registered", registered)

@@ -23,3 +23,8 @@ WEBHOOKS = Counter(
 WORKER_READY = Gauge(
     "lvs_recovery_worker_ready", "1 when the agent worker answered its health check.", registry=REGISTRY
 )
+DISPATCHES_HELD = Gauge(
+    "lvs_recovery_dispatches_held",
+    "Re-dispatches due but held at the last sweep: every worker said it had no free job slot.",
+    registry=REGISTRY,
+)

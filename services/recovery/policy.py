@@ -259,6 +259,29 @@ def decide_room(
     return actions
 
 
+def within_free_slots(
+    actions: list[Action], memory: Mapping[str, RoomMemory], free_slots: int | None
+) -> tuple[list[Action], int]:
+    """The actions without the re-dispatches no free job slot can take, and how many were held back.
+
+    A re-dispatch while every worker is full fails as the first dispatch did and uses up one of the room's tries;
+    held, it goes out as soon as a slot frees (the longest-waiting room first). None: the workers do not say
+    (a custom health URL, workers elsewhere): every re-dispatch goes out."""
+    if free_slots is None:
+        return actions, 0
+    dispatches = [a for a in actions if a.kind is ActionKind.DISPATCH]
+    if len(dispatches) <= free_slots:
+        return actions, 0
+
+    def waited_since(action: Action) -> tuple[float, str]:
+        mem = memory.get(action.room)
+        return (mem.waiting_since if mem and mem.waiting_since is not None else float("inf"), action.room)
+
+    sent = {a.room for a in sorted(dispatches, key=waited_since)[: max(0, free_slots)]}
+    kept = [a for a in actions if a.kind is not ActionKind.DISPATCH or a.room in sent]
+    return kept, len(dispatches) - len(sent)
+
+
 def decide(
     snapshot: Snapshot,
     now: float,

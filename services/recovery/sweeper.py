@@ -28,6 +28,7 @@ from services.recovery.policy import (
     our_agents,
     record_dispatch,
     waiting_humans,
+    within_free_slots,
 )
 from services.recovery.snapshot import RoomView, Snapshot, is_ours, room_view
 from services.shared.livekit import NodeHealth, api_url, livekit_api
@@ -41,6 +42,8 @@ FETCH_CONCURRENCY = 16
 WORKER_SETTLE = 1.0
 MIN_PAUSE = 0.05  # seconds: the loop never spins faster than this
 REGISTERED_METRIC = "lvs_agent_worker_registered"
+FREE_SLOTS_METRIC = "lvs_agent_job_slots_free"
+HELD_RECHECK_S = 0.5  # a re-dispatch held for want of a job slot is looked at again this soon
 
 
 class Outcome(StrEnum):
@@ -84,6 +87,26 @@ def says_registered(metrics_text: str) -> bool:
     )
 
 
+def free_job_slots(metrics_text: str) -> int | None:
+    """The job slots a worker's /metrics says it has free (None: it does not say)."""
+    for line in metrics_text.splitlines():
+        if line.startswith(f"{FREE_SLOTS_METRIC}{{"):
+            try:
+                return max(0, int(float(line.rsplit(" ", 1)[-1])))
+            except ValueError:
+                return None
+    return None
+
+
+def slots_free(probes: list[tuple[bool, int | None]]) -> int | None:
+    """Free job slots over the workers (ready, free) that are ready; None when one of them does not say or
+    none is ready (the re-dispatches are then not held back)."""
+    ready = [free for ok, free in probes if ok]
+    if not ready or any(free is None for free in ready):
+        return None
+    return sum(free for free in ready if free is not None)
+
+
 def _gone(error: Exception) -> bool:
     return isinstance(error, api.TwirpError) and error.code == api.TwirpErrorCode.NOT_FOUND
 
@@ -109,6 +132,8 @@ class Sweeper:
         self.claims = RoomClaims(claims_dir(settings))  # the native workers' room claims (compose: not shared)
         self.lock = asyncio.Lock()
         self.worker_ready = True
+        self.free_slots: int | None = None  # over the ready workers, from their /metrics (None: unknown)
+        self.held = 0  # re-dispatches held back at the last sweep (no free slot)
         self.healthy_since: float | None = None
         self.last_sweep_at: float | None = None
         self.last_error: str | None = None
@@ -159,7 +184,9 @@ class Sweeper:
     async def check_worker(self) -> bool:
         """True when a worker has answered its health check for WORKER_SETTLE s (or the check is off)."""
         urls = worker_health_urls(self.settings)
-        healthy = not urls or any(await asyncio.gather(*(self._answers(url) for url in urls)))
+        probes = list(await asyncio.gather(*(self._probe(url) for url in urls)))
+        healthy = not urls or any(ok for ok, _ in probes)
+        self.free_slots = slots_free(probes)
         now = self.clock()
         if not healthy:
             self.healthy_since = None
@@ -174,16 +201,20 @@ class Sweeper:
         return ready
 
     @staticmethod
-    async def _answers(url: str) -> bool:
-        """A worker is ready: its /metrics says registered, or (any other URL) it answers 200."""
+    async def _probe(url: str) -> tuple[bool, int | None]:
+        """(ready, free job slots) of a worker: ready when its /metrics says registered, or (any other URL) it
+        answers 200; the free slots as its /metrics reports them (None: not said)."""
         try:
             timeout = aiohttp.ClientTimeout(total=2)
             async with aiohttp.ClientSession(timeout=timeout) as http, http.get(url) as resp:
                 if resp.status != 200:
-                    return False
-                return says_registered(await resp.text()) if url.endswith("/metrics") else True
+                    return False, None
+                if not url.endswith("/metrics"):
+                    return True, None
+                text = await resp.text()
+                return says_registered(text), free_job_slots(text)
         except (aiohttp.ClientError, TimeoutError, OSError):
-            return False
+            return False, None
 
     def rooms_with_agents(self) -> list[str]:
         """Rooms whose last sweep saw a live agent of ours (the heartbeat watch re-checks these often)."""
@@ -209,6 +240,8 @@ class Sweeper:
                 actions = decide(
                     ours, now, self.settings.recovery, self.memory, worker_ready=ready, dead_after=dead_after
                 )
+                actions, held = within_free_slots(actions, self.memory, self.free_slots)
+                self._note_held(held)
                 for action in actions if active else []:
                     result.done.append((action, await self.execute(action)))
             except Exception as error:
@@ -225,6 +258,14 @@ class Sweeper:
             self.last_sweep_at = self.clock()
             self.last_error = None
             return result
+
+    def _note_held(self, held: int) -> None:
+        """Count (and log, when it changes) the re-dispatches held back for want of a free job slot."""
+        if held != self.held:
+            message = "re-dispatches held: no free job slot" if held else "no re-dispatch held any more"
+            log.info(message, extra={"held": held, "free_slots": self.free_slots})
+        self.held = held
+        metrics.DISPATCHES_HELD.set(held)
 
     async def execute(self, action: Action) -> Outcome:
         """Carry out one action; log and count it. Never raises: a failure is retried next sweep."""
@@ -312,6 +353,8 @@ class Sweeper:
         interval = self.settings.recovery.sweep_interval
         now = self.clock()
         due = next_wakeup(self.memory, self.settings.recovery, now) if self.worker_ready else None
+        if self.held:  # a slot may free any moment: the held rooms are looked at again soon
+            due = min(due if due is not None else now + HELD_RECHECK_S, now + HELD_RECHECK_S)
         return interval if due is None else max(MIN_PAUSE, min(interval, due - now + MIN_PAUSE))
 
     async def run_forever(self, stop: asyncio.Event, wake: asyncio.Event | None = None) -> None:

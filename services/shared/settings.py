@@ -570,12 +570,11 @@ class RecoverySettings(BaseSettings):
         description="Re-dispatch when a human waits this long for a first agent (one whose agent died: at once).",
     )
     failed_dispatch_after: float = Field(
-        default=8.0,
+        default=3.0,
         ge=0,
         description="Re-dispatch after this long when no worker of this machine is starting a job for the"
-        " waiting human (its dispatch failed: every worker was full); needs the workers' room claims (native),"
-        " else RECOVERY_ORPHAN_AFTER applies. 3 s cut the dispatch p95 at 10 sessions at once but lost rooms"
-        " at full capacity (docs/benchmarks.md), so it equals the orphan grace by default.",
+        " waiting human (its dispatch failed: every worker was full), as soon as a worker reports a free job"
+        " slot; needs the workers' room claims (native), else RECOVERY_ORPHAN_AFTER applies.",
     )
     max_redispatch: int = Field(default=5, ge=0, description="Re-dispatch tries per room.")
     bind: str = Field(default="127.0.0.1", description="Address of the sidecar's HTTP server.")

@@ -12,17 +12,19 @@ from pathlib import Path
 
 from services.stack.effective import Effective
 
-# Which settings sections each program reads. A section not named here (a new one) counts as read by every
-# Python program of ours, so a new setting restarts too much rather than too little.
+# Which settings sections (lower case) and single settings of other sections (upper case) each program reads.
+# A section not named here (a new one) counts as read by every Python program of ours, so a new setting
+# restarts too much rather than too little. Single settings keep a sidecar tweak from restarting livekit-server
+# (every call dropped) or the workers (every session ended).
 READS: dict[str, frozenset[str]] = {
     "postgres": frozenset({"stack", "postgres"}),
     "redis": frozenset({"stack", "redis"}),
-    "livekit": frozenset({"stack", "livekit", "recovery", "redis"}),  # recovery: the webhook URL's port
+    "livekit": frozenset({"stack", "livekit", "redis", "RECOVERY_PORT"}),  # the webhook URL
     "llm": frozenset({"stack", "llm"}),
     "embeddings": frozenset({"stack", "embeddings"}),
     "letta": frozenset({"stack", "letta", "postgres", "llm", "embeddings"}),
     "speech": frozenset({"stack", "speech"}),
-    "agent": frozenset({"stack", "agent", "livekit", "letta", "llm", "recovery", "speech"}),
+    "agent": frozenset({"stack", "agent", "livekit", "letta", "llm", "speech", "RECOVERY_ROOM_PREFIX"}),
     "web": frozenset({"stack", "web", "livekit", "letta", "agent", "recovery", "llm", "deploy", "speech"}),
     "recovery": frozenset({"stack", "recovery", "livekit", "agent", "letta", "redis"}),  # redis: the lease
 }
@@ -32,23 +34,25 @@ UNREAD_SECTIONS = frozenset({"smoke", "images"})
 # Read by the runner only (how long to wait, where builds are, who runs PostgreSQL): when they change a
 # program's command or user, supervisord's re-rendered config restarts it anyway.
 RUNNER_ONLY = frozenset({"STACK_HEALTH_TIMEOUT", "STACK_CACHE_DIR", "STACK_PG_USER", "AGENT_INSTANCE"})
-ALL_KNOWN_SECTIONS = frozenset().union(*READS.values())
+ALL_KNOWN_SECTIONS = frozenset(name for names in READS.values() for name in names if name.islower())
 
 
-def reads(program: str, section: str) -> bool:
-    """Whether ``program`` (agent-2 reads what agent reads, livekit-2 what livekit reads) depends on ``section``."""
+def reads(program: str, section: str, setting: str = "") -> bool:
+    """Whether ``program`` (agent-2 reads what agent reads, livekit-2 what livekit reads) depends on
+    ``setting`` of ``section`` (no setting: on the whole section)."""
     program = "agent" if program.startswith("agent-") else program
     program = "livekit" if program.startswith("livekit-") else program
     if section in UNREAD_SECTIONS:
         return False
     if section not in ALL_KNOWN_SECTIONS:
         return program in OUR_PYTHON_PROGRAMS
-    return section in READS.get(program, frozenset())
+    wanted = READS.get(program, frozenset())
+    return section in wanted or setting in wanted
 
 
 def fingerprint(program: str, rows: list[Effective]) -> dict[str, str]:
     """{setting name: sha256 of its value} for the settings this program reads."""
-    return {r.name: r.digest for r in rows if reads(program, r.section) and r.name not in RUNNER_ONLY}
+    return {r.name: r.digest for r in rows if reads(program, r.section, r.name) and r.name not in RUNNER_ONLY}
 
 
 def changed_names(before: dict[str, str], after: dict[str, str]) -> list[str]:

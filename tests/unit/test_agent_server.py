@@ -54,3 +54,13 @@ def test_the_worker_skips_livekits_local_end_of_turn_model(monkeypatch: pytest.M
     assert _preload.ENV_PRELOAD_LOCAL_INFERENCE == PRELOAD_LOCAL_INFERENCE_ENV
     monkeypatch.setenv(PRELOAD_LOCAL_INFERENCE_ENV, "0")
     assert _preload._local_inference_models() is False
+
+
+def test_the_worker_reports_its_load_every_half_second() -> None:
+    from livekit.agents import worker
+
+    from services.agent.server import STATUS_REPORT_S
+
+    build_server(settings(name="voice-x", port=18081, num_idle_processes=1))
+    # read when the worker's connection starts: a freed job slot reaches livekit-server within ~1 s, not 3 s
+    assert worker.UPDATE_STATUS_INTERVAL == STATUS_REPORT_S <= worker.UPDATE_LOAD_INTERVAL

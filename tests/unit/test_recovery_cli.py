@@ -71,3 +71,34 @@ def test_a_worker_is_ready_only_once_its_metrics_say_registered() -> None:
     assert says_registered('# HELP x\nlvs_agent_worker_registered{worker="agent"} 1.0\n')
     assert not says_registered('lvs_agent_worker_registered{worker="agent"} 0.0\n')
     assert not says_registered("lvs_agent_turns_total 3.0\n"), "a worker that has not registered exports no sample"
+
+
+@pytest.mark.parametrize(
+    ("text", "free"),
+    [
+        ('lvs_agent_job_slots_free{worker="agent"} 4.0\n', 4),
+        ('# HELP lvs_agent_job_slots_free x\nlvs_agent_job_slots_free{worker="agent-2"} 0.0\n', 0),
+        ("lvs_agent_turns_total 3.0\n", None),  # an older worker: it does not say
+        ('lvs_agent_job_slots_free{worker="agent"} nan-ish\n', None),
+    ],
+)
+def test_a_workers_free_job_slots_come_from_its_metrics(text: str, free: int | None) -> None:
+    from services.recovery.sweeper import free_job_slots
+
+    assert free_job_slots(text) == free
+
+
+@pytest.mark.parametrize(
+    ("probes", "free"),
+    [
+        ([(True, 2), (True, 3)], 5),
+        ([(True, 2), (False, None)], 2),  # a dead worker has no slot to offer
+        ([(True, 2), (True, None)], None),  # one ready worker does not say: unknown, nothing is held
+        ([(False, None), (False, None)], None),  # none ready: re-dispatching waits for the worker anyway
+        ([], None),
+    ],
+)
+def test_free_slots_are_summed_over_the_ready_workers(probes: list[tuple[bool, int | None]], free: int | None) -> None:
+    from services.recovery.sweeper import slots_free
+
+    assert slots_free(probes) == free

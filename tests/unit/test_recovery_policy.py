@@ -18,6 +18,7 @@ from services.recovery.policy import (
     observe,
     observe_room,
     record_dispatch,
+    within_free_slots,
 )
 from services.recovery.snapshot import Kind, ParticipantView, RoomView, Snapshot, State, is_ours
 from services.shared.settings import RecoverySettings, RoomOwnership
@@ -143,6 +144,46 @@ def test_dispatch_carries_the_rooms_letta_agent_id() -> None:
 
 def test_no_dispatch_while_the_worker_is_down() -> None:
     assert decide(Snapshot((room(human(age=10)),)), NOW, S, worker_ready=False) == []
+
+
+# Re-dispatches and the workers' free job slots: (waiting rooms' ages, free slots) -> rooms sent, held.
+FREE_SLOTS = [
+    ("slots unknown: every re-dispatch goes out", (10, 20, 30), None, {"lvs-10", "lvs-20", "lvs-30"}, 0),
+    ("enough slots", (10, 20), 2, {"lvs-10", "lvs-20"}, 0),
+    ("one slot: the longest-waiting room", (10, 30, 20), 1, {"lvs-30"}, 2),
+    ("two slots of three rooms", (10, 30, 20), 2, {"lvs-30", "lvs-20"}, 1),
+    ("every worker full: all held", (10, 20), 0, set(), 2),
+]
+
+
+@pytest.mark.parametrize(("case", "ages", "free", "sent", "held"), FREE_SLOTS, ids=[c[0] for c in FREE_SLOTS])
+def test_redispatches_wait_for_a_free_job_slot(
+    case: str, ages: tuple[float, ...], free: int | None, sent: set[str], held: int
+) -> None:
+    rooms = tuple(room(human(age=a), name=f"lvs-{a:.0f}") for a in ages)
+    snap = Snapshot((*rooms, room(human(age=HOUR), agent(age=1), name="lvs-live"), room(age=HOUR, name="lvs-old")))
+    memory = observe({}, snap, NOW)
+    actions = decide(snap, NOW, S, memory)
+    kept, n_held = within_free_slots(actions, memory, free)
+    assert {a.room for a in kept if a.kind is ActionKind.DISPATCH} == sent
+    assert n_held == held
+    # other actions are never held back: the old empty room is deleted whatever the slots
+    assert [a.room for a in kept if a.kind is ActionKind.DELETE_ROOM] == ["lvs-old"]
+
+
+def test_a_held_redispatch_uses_no_try_and_goes_out_when_a_slot_frees() -> None:
+    orphan = room(human(age=10), age=HOUR)
+    memory: dict[str, RoomMemory] = {}
+    sent_at = []
+    for t, free in [(0, 0), (1, 0), (2, 0), (3, 1), (4, 1)]:
+        snap = Snapshot((orphan,))
+        memory = observe(memory, snap, NOW + t)
+        kept, _ = within_free_slots(decide(snap, NOW + t, S, memory), memory, free)
+        for a in kept:
+            memory = record_dispatch(memory, a.room, NOW + t)
+            sent_at.append(t)
+    # held while full, sent the moment a slot was free, then the usual backoff (5 s) before another try
+    assert sent_at == [3] and memory["lvs-abc"].tries == 1
 
 
 # Rooms seen over several sweeps: the memory decides when a condition started.

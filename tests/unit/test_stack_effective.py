@@ -91,6 +91,18 @@ def test_a_setting_restarts_only_the_programs_that_read_it(files: tuple[Path, Pa
     assert {c.program for c in pending_changes(store, names, after, set(names))} == {"agent", "web", "recovery"}
     assert {c.program for c in pending_changes(store, names, after, {"web"})} == {"web"}, "only running ones"
 
+    # a sidecar tweak restarts the sidecar (and the web service, whose status page reads it), never
+    # livekit-server (every call) or the workers (every session); the settings they do read still restart them
+    env.write_text("RECOVERY_FAILED_DISPATCH_AFTER=5\n")
+    after = effective_settings(Settings(), env_file=env, secrets_file=secrets, environ={})
+    assert {c.program for c in pending_changes(store, names, after, set(names))} == {"recovery", "web"}
+    env.write_text("RECOVERY_PORT=8182\n")
+    after = effective_settings(Settings(), env_file=env, secrets_file=secrets, environ={})
+    assert {c.program for c in pending_changes(store, names, after, set(names))} == {"livekit", "recovery", "web"}
+    env.write_text("RECOVERY_ROOM_PREFIX=mine-\n")
+    after = effective_settings(Settings(), env_file=env, secrets_file=secrets, environ={})
+    assert {c.program for c in pending_changes(store, names, after, set(names))} == {"agent", "recovery", "web"}
+
 
 def test_fingerprints_hold_no_secret_values(files: tuple[Path, Path], tmp_path: Path) -> None:
     env, secrets = files
