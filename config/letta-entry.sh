@@ -39,6 +39,18 @@ redact() {
     -e 's#(postgres[a-z0-9+]*://[^:/@[:space:]]+:)[^@[:space:]]+@#\1[redacted]@#g'
 }
 
+# Letta's startup.sh starts `redis-server --bind 0.0.0.0` (no password) unless LETTA_REDIS_HOST is set: with
+# host networking that Redis answers on every interface of the VM. compose.yaml sets LVS_LETTA_REDIS=loopback:
+# the Redis is started here on 127.0.0.1 instead (LETTA_REDIS_PORT, off 6379 where a VM's own Redis may be),
+# and LETTA_REDIS_HOST sends startup.sh and Letta to it.
+start_loopback_redis() {
+  [[ "${LVS_LETTA_REDIS:-}" == loopback && -z "${LETTA_REDIS_HOST:-}" ]] || return 0
+  local port="${LETTA_REDIS_PORT:-6389}"
+  redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --protected-mode yes --save "" --appendonly no \
+    || { echo "letta-entry: redis-server did not start on 127.0.0.1:$port" >&2; exit 1; }
+  export LETTA_REDIS_HOST=127.0.0.1 LETTA_REDIS_PORT="$port"
+}
+
 main() {
   local provider
   provider="$(resolve_provider)"
@@ -53,6 +65,7 @@ main() {
   LVS_PROVIDER_MODEL="$(resolve_model "$provider")"
   export LVS_PROVIDER_ENDPOINT LVS_PROVIDER_MODEL
   exec > >(redact) 2>&1
+  start_loopback_redis
   sync_provider
   exec "$@"
 }

@@ -20,7 +20,7 @@ phase_done() { timings+=("$1: $((SECONDS - phase_at)) s"); phase_at=$SECONDS; }
 stack_ports() {
   local key default
   for pair in LIVEKIT_PORT=7880 POSTGRES_PORT=5433 LETTA_PORT=8283 WEB_PORT=8080 RECOVERY_PORT=8082 AGENT_PORT=8081 \
-    LLM_PORT=8090 EMBEDDINGS_PORT=8098 REDIS_PORT=6390; do
+    LLM_PORT=8090 EMBEDDINGS_PORT=8098 REDIS_PORT=6390 LETTA_REDIS_PORT=6389; do
     key="${pair%%=*}"; default="${pair#*=}"
     printf '%s=%s\n' "$key" "$(env_get "$key" | grep . || echo "$default")"
   done

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -21,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from services.agent.probe import Human, human_with_agent, our_agents, poll, until
@@ -92,6 +95,45 @@ def test_letta_db_asks_every_connection_for_its_password(settings: Settings) -> 
         right = psql(pg.password.get_secret_value(), *where)
         assert right.returncode == 0 and right.stdout.strip() == "1", (where, right.stderr)
     print("compose figure: letta-db refuses no password and a wrong one on 127.0.0.1 and its socket", flush=True)
+
+
+CONTAINER_ID = re.compile(r"[0-9a-f]{64}")
+
+
+def container_of(pid: int, ours: set[str]) -> str | None:
+    """The container of ours a host process runs in (from its cgroup path), or None."""
+    try:
+        found = CONTAINER_ID.findall(Path(f"/proc/{pid}/cgroup").read_text())
+    except OSError:
+        return None
+    return next((cid for cid in found if cid in ours), None)
+
+
+def test_nothing_of_ours_listens_beyond_loopback_but_livekits_media(settings: Settings) -> None:
+    """With host networking every container's socket is the VM's: only livekit's ICE/TCP ports may face the
+    network here (Caddy's 80/443 come with the tls profile). Letta's startup.sh would put a Redis without a
+    password on 0.0.0.0:6379; config/letta-entry.sh keeps it on loopback."""
+    ids = docker("ps", "-q", "--no-trunc", "--filter", f"label=com.docker.compose.project={PROJECT}").stdout
+    ours = set(ids.split())
+    assert ours, "no container of the project is running"
+    listening = [
+        (ipaddress.ip_address(c.laddr.ip), c.laddr.port, proc_name(c.pid))
+        for c in psutil.net_connections(kind="tcp")
+        if c.status == psutil.CONN_LISTEN and c.pid and container_of(c.pid, ours)
+    ]
+    lk = settings.livekit
+    media = {lk.rtc_tcp_port, lk.rtc_tcp_port + 100}  # node 1 and, in the scale profile, node 2
+    facing = sorted(str(x) for x in listening if not x[0].is_loopback and x[1] not in media)
+    assert facing == [], f"listening beyond loopback: {facing}"
+    redis = [ip for ip, port, _ in listening if port == int(os.environ.get("LETTA_REDIS_PORT", "6389"))]
+    assert redis and all(ip.is_loopback for ip in redis), f"Letta's Redis is not on loopback: {redis}"
+    print(f"compose figure: {len(listening)} TCP listeners of ours, beyond loopback only livekit's ICE/TCP")
+
+
+def proc_name(pid: int) -> str:
+    with contextlib.suppress(psutil.Error):
+        return psutil.Process(pid).name()
+    return "?"
 
 
 def test_agent_container_killed_mid_session_comes_back_and_the_room_has_an_agent_again(

@@ -236,3 +236,49 @@ def test_a_container_never_healthy_is_named_with_its_log_tail(tmp_path: Path) ->
     assert "last line of letta-voice-stack-letta-1" in result.stderr
     assert "letta-voice-stack-agent-1\x1b[0m is exited" in result.stderr
     assert "web-1" not in result.stderr, "a healthy container is not reported"
+
+
+FAKE_REDIS = """#!/usr/bin/env bash
+printf '%s\\n' "$@" >"$REDIS_LOG"
+[[ -z "${REDIS_FAIL:-}" ]]
+"""
+
+
+def run_entry_with_redis(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The entry with a redis-server on PATH that logs its arguments (and fails with REDIS_FAIL)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "redis-server").write_text(FAKE_REDIS)
+    (bin_dir / "redis-server").chmod(0o755)
+    extra = {**env, "REDIS_LOG": str(tmp_path / "redis.args"), "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    return subprocess.run(
+        ["bash", str(ENTRY), "bash", "-c", 'echo "redis at ${LETTA_REDIS_HOST:-none}:${LETTA_REDIS_PORT:-none}"'],
+        env={**clean_env({}), **extra},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def test_lettas_redis_listens_on_loopback_only(tmp_path: Path) -> None:
+    result = run_entry_with_redis(tmp_path, {"LVS_LETTA_REDIS": "loopback"})
+    assert result.returncode == 0 and "redis at 127.0.0.1:6389" in result.stdout, result.stdout + result.stderr
+    args = (tmp_path / "redis.args").read_text().split()
+    assert args[args.index("--bind") + 1] == "127.0.0.1" and args[args.index("--port") + 1] == "6389"
+    assert "--daemonize" in args and args[args.index("--protected-mode") + 1] == "yes"
+
+
+def test_lettas_redis_is_left_to_letta_without_the_compose_setting_or_with_its_own_host(tmp_path: Path) -> None:
+    plain = run_entry_with_redis(tmp_path, {})
+    assert "redis at none:none" in plain.stdout and not (tmp_path / "redis.args").exists()
+    (tmp_path / "bin").rename(tmp_path / "bin-1")
+    own = run_entry_with_redis(tmp_path, {"LVS_LETTA_REDIS": "loopback", "LETTA_REDIS_HOST": "10.0.0.5"})
+    assert "redis at 10.0.0.5:none" in own.stdout and not (tmp_path / "redis.args").exists()
+
+
+def test_letta_stops_when_its_loopback_redis_does_not_start(tmp_path: Path) -> None:
+    result = run_entry_with_redis(tmp_path, {"LVS_LETTA_REDIS": "loopback", "REDIS_FAIL": "1"})
+    assert result.returncode == 1 and "redis at" not in result.stdout
+    assert "redis-server did not start on 127.0.0.1:6389" in result.stdout + result.stderr
