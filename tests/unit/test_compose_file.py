@@ -59,6 +59,9 @@ THIRD_PARTY_ENV: dict[str, set[str]] = {
         "OPENAI_API_KEY",
         "OPENAI_BASE_URL",
         "LETTA_TELEMETRY_ENABLE_DATADOG",
+        # letta.settings (redis_port) and config/letta-entry.sh (its Redis on loopback, not startup.sh's)
+        "LETTA_REDIS_PORT",
+        "LVS_LETTA_REDIS",
     },
     "caddy": set(),
 }
