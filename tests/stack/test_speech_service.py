@@ -16,7 +16,7 @@ from services.shared.audio import rms
 from services.shared.settings import Settings
 from services.stack.supervisor import Supervisor
 from tests.helpers import eventually, log_tail
-from tests.unit.test_speech_service import wav_bytes
+from tests.wav import wav_file
 
 pytestmark = pytest.mark.stack
 # Shared libraries only the speech models load: CTranslate2 (faster-whisper) and espeak-ng of the Piper
@@ -78,7 +78,7 @@ def test_the_speech_service_speaks_and_hears_with_the_key(stack: Settings) -> No
     assert rms(pcm) > 300
     heard = httpx.post(
         f"{base(stack)}/v1/audio/transcriptions",
-        files={"file": ("q.wav", wav_bytes(pcm, rate), "audio/wav")},
+        files={"file": ("q.wav", wav_file(pcm, rate), "audio/wav")},
         data={"model": "whisper-1", "language": "en"},
         headers=auth(stack),
         timeout=60,
