@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -274,10 +275,24 @@ def cmd_logs(settings: Settings, name: str | None, follow: bool) -> int:
     return subprocess.call(["tail", "-n", "50", *(["-F"] if follow else []), *files])
 
 
+def missing_commands(progs: list[Program]) -> list[str]:
+    """'name: path' of every program whose executable is not there (as supervisord would find it)."""
+    return [f"{p.name}: {p.command[0]}" for p in progs if p.command and shutil.which(p.command[0]) is None]
+
+
 def cmd_restart(settings: Settings, name: str) -> int:
     progs = {p.name: p for p in programs(settings)}
     if name not in progs:
         say(f"error: unknown service '{name}' (one of: {', '.join(progs)})")
+        return 2
+    # The reload below applies the re-rendered config to every program: a command that is not there (another
+    # STACK_CACHE_DIR than `make up` used, a removed build) would stop that program and not start it again.
+    missing = missing_commands(list(progs.values()))
+    if missing:
+        say(
+            f"error: not found: {'; '.join(missing)}. Nothing was restarted. Is STACK_CACHE_DIR "
+            f"({settings.stack.cache}) the one 'make up' used? 'make up' installs what is missing."
+        )
         return 2
     sup = Supervisor(settings)
     if not sup.running():
