@@ -12,6 +12,13 @@ step "ruff"
 "$STACK_DIR/venv/bin/ruff" format --check --quiet "$ROOT/services" "$ROOT/tests"
 step "Unit tests"
 "$PY" -m pytest -q -m unit "$ROOT/tests/unit"
+# a stack test module that no longer imports would otherwise fail only after the stack has started
+step "Every test module imports (collection)"
+if ! collected="$("$PY" -m pytest --collect-only -q -p no:cacheprovider "$ROOT/tests" 2>&1)"; then
+  printf '%s\n' "$collected" | tail -n 40 >&2
+  die "a test module does not import (output above)"
+fi
+done_ "$(tail -n 1 <<<"$collected")"
 
 # The stack under test runs two agent workers: the standby-worker heal and the spreading of jobs are tested,
 # and every other test runs against the scale-out configuration (the default for users stays one worker).
