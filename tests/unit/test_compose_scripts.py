@@ -156,22 +156,28 @@ printf '%s' "${PSQL_OUT:-}"
 """
 
 
-def run_entry_with_psql(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """The entry with a psql on PATH that logs its arguments (and fails with PSQL_FAIL, prints PSQL_OUT)."""
+def run_entry_with_fake(
+    tmp_path: Path, tool: str, fake: str, env: dict[str, str], script: str
+) -> subprocess.CompletedProcess[str]:
+    """The entry running ``script`` as Letta, with the shell script ``fake`` on PATH as ``tool``."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    (bin_dir / "psql").write_text(FAKE_PSQL)
-    (bin_dir / "psql").chmod(0o755)
-    extra = {**env, "PSQL_LOG": str(tmp_path / "psql"), "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    (bin_dir / tool).write_text(fake)
+    (bin_dir / tool).chmod(0o755)
     return subprocess.run(
-        ["bash", str(ENTRY), "bash", "-c", "echo started"],
-        env={**clean_env({}), **extra},
+        ["bash", str(ENTRY), "bash", "-c", script],
+        env={**clean_env({}), **env, "PATH": f"{bin_dir}:{os.environ['PATH']}"},
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         timeout=30,
         check=False,
     )
+
+
+def run_entry_with_psql(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The entry with a psql on PATH that logs its arguments (and fails with PSQL_FAIL, prints PSQL_OUT)."""
+    return run_entry_with_fake(tmp_path, "psql", FAKE_PSQL, {**env, "PSQL_LOG": str(tmp_path / "psql")}, "echo started")
 
 
 @pytest.mark.parametrize("out", ["", "provider openai now at http://127.0.0.1:11090/v1"])
@@ -246,19 +252,9 @@ printf '%s\\n' "$@" >"$REDIS_LOG"
 
 def run_entry_with_redis(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """The entry with a redis-server on PATH that logs its arguments (and fails with REDIS_FAIL)."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "redis-server").write_text(FAKE_REDIS)
-    (bin_dir / "redis-server").chmod(0o755)
-    extra = {**env, "REDIS_LOG": str(tmp_path / "redis.args"), "PATH": f"{bin_dir}:{os.environ['PATH']}"}
-    return subprocess.run(
-        ["bash", str(ENTRY), "bash", "-c", 'echo "redis at ${LETTA_REDIS_HOST:-none}:${LETTA_REDIS_PORT:-none}"'],
-        env={**clean_env({}), **extra},
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
+    show = 'echo "redis at ${LETTA_REDIS_HOST:-none}:${LETTA_REDIS_PORT:-none}"'
+    return run_entry_with_fake(
+        tmp_path, "redis-server", FAKE_REDIS, {**env, "REDIS_LOG": str(tmp_path / "redis.args")}, show
     )
 
 
