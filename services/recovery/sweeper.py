@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -79,23 +81,26 @@ def worker_health_urls(settings: Settings) -> list[str]:
     return [f"http://127.0.0.1:{agent.instance_metrics_port(i)}/metrics" for i in range(agent.workers)]
 
 
+def labelled_samples(metrics_text: str, name: str) -> list[float]:
+    """The values of the labelled samples of metric ``name`` in a /metrics text (unreadable or non-finite ones
+    left out)."""
+    values = []
+    for line in metrics_text.splitlines():
+        if line.startswith(f"{name}{{"):
+            with contextlib.suppress(ValueError):
+                values.append(float(line.rsplit(" ", 1)[-1]))
+    return [v for v in values if math.isfinite(v)]
+
+
 def says_registered(metrics_text: str) -> bool:
     """True when a worker's /metrics reports it registered with livekit-server."""
-    return any(
-        line.startswith(f"{REGISTERED_METRIC}{{") and line.rsplit(" ", 1)[-1] in ("1", "1.0")
-        for line in metrics_text.splitlines()
-    )
+    return 1.0 in labelled_samples(metrics_text, REGISTERED_METRIC)
 
 
 def free_job_slots(metrics_text: str) -> int | None:
     """The job slots a worker's /metrics says it has free (None: it does not say)."""
-    for line in metrics_text.splitlines():
-        if line.startswith(f"{FREE_SLOTS_METRIC}{{"):
-            try:
-                return max(0, int(float(line.rsplit(" ", 1)[-1])))
-            except ValueError:
-                return None
-    return None
+    values = labelled_samples(metrics_text, FREE_SLOTS_METRIC)
+    return max(0, int(values[0])) if values else None
 
 
 def slots_free(probes: list[tuple[bool, int | None]]) -> int | None:
@@ -354,7 +359,8 @@ class Sweeper:
         now = self.clock()
         due = next_wakeup(self.memory, self.settings.recovery, now) if self.worker_ready else None
         if self.held:  # a slot may free any moment: the held rooms are looked at again soon
-            due = min(due if due is not None else now + HELD_RECHECK_S, now + HELD_RECHECK_S)
+            recheck = now + HELD_RECHECK_S
+            due = recheck if due is None else min(due, recheck)
         return interval if due is None else max(MIN_PAUSE, min(interval, due - now + MIN_PAUSE))
 
     async def run_forever(self, stop: asyncio.Event, wake: asyncio.Event | None = None) -> None:

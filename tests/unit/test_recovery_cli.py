@@ -80,6 +80,7 @@ def test_a_worker_is_ready_only_once_its_metrics_say_registered() -> None:
         ('# HELP lvs_agent_job_slots_free x\nlvs_agent_job_slots_free{worker="agent-2"} 0.0\n', 0),
         ("lvs_agent_turns_total 3.0\n", None),  # an older worker: it does not say
         ('lvs_agent_job_slots_free{worker="agent"} nan-ish\n', None),
+        ('lvs_agent_job_slots_free{worker="agent"} NaN\n', None),
     ],
 )
 def test_a_workers_free_job_slots_come_from_its_metrics(text: str, free: int | None) -> None:
