@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from services.shared.rtc_exit import exit_process, rtc_runtime_started
 from services.shared.settings import Settings, get_settings
 from services.stack.health import probe
 from services.stack.programs import programs
@@ -20,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # scripts/test.sh sets it: 1 when it started the stack for this run, 0 when it found one running.
 OWNS_STACK_ENV = "LVS_TEST_OWNS_STACK"
 _STACK_STARTED_HERE = pytest.StashKey[bool]()
+_SESSION = pytest.StashKey[pytest.Session]()
 
 
 def _all_healthy(settings: Settings) -> bool:
@@ -122,3 +124,21 @@ def pytest_runtest_makereport(
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if os.environ.get(REPORT_ENV) == "1":
         _chaos_log(session.config).write()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Once pytest has reported everything, a run whose tests used livekit.rtc exits without interpreter
+    teardown (services/shared/rtc_exit.py: the native runtime can abort the process, exit 134, after 101
+    passed tests). The exit status stays pytest's own."""
+    if not rtc_runtime_started():
+        return
+    capture = config.pluginmanager.getplugin("capturemanager")
+    if capture is not None:
+        capture.stop_global_capturing()  # writes out what it still holds; pytest's own cleanup would do it later
+    session = config.stash.get(_SESSION, None)
+    exit_process(int(session.exitstatus) if session is not None else int(pytest.ExitCode.INTERNAL_ERROR))
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_SESSION] = session

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import sys
 import time
 import warnings
 from collections.abc import Awaitable, Callable
@@ -20,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from services.shared.rtc_exit import exit_process
 from services.shared.settings import Settings, load_settings_or_exit
 from services.smoke.checks import CHECKS, SmokeContext, cleanup
 from services.web.store import throwaway_account
@@ -110,4 +110,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())

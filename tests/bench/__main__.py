@@ -10,6 +10,7 @@ import argparse
 import importlib
 from collections.abc import Callable
 
+from services.shared.rtc_exit import exit_process
 from services.shared.settings import Settings, load_settings_or_exit
 from tests.bench.report import Section, append_run
 
@@ -60,4 +61,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    exit_process(main())

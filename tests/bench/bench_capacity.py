@@ -42,6 +42,7 @@ from services.agent.server import program_name
 from services.agent.voice import SORRY_EMPTY, SORRY_INTERRUPTED, SORRY_UNAVAILABLE
 from services.shared.letta import letta_client
 from services.shared.letta_agents import create_voice_agent
+from services.shared.rtc_exit import exit_process
 from services.shared.settings import Settings, get_settings
 from services.stack.supervisor import Supervisor
 from tests.bench.bench_voice import greeted, one_turn, stage_means, stage_sums
@@ -411,3 +412,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    exit_process(0)

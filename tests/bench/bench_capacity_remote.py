@@ -41,6 +41,7 @@ from pathlib import Path
 import httpx
 
 from services.shared.letta import letta_client
+from services.shared.rtc_exit import exit_process
 from services.shared.settings import ENV_FILE, Settings, get_settings
 from services.stack.health import probe
 from services.stack.programs import programs
@@ -353,3 +354,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    exit_process(0)

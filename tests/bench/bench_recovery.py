@@ -20,6 +20,7 @@ from livekit import api
 
 from services.recovery.sweeper import Sweeper
 from services.shared.livekit import livekit_api
+from services.shared.rtc_exit import exit_process
 from services.shared.settings import Settings, get_settings
 from tests.bench.report import Section
 
@@ -103,3 +104,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    exit_process(0)
