@@ -178,3 +178,9 @@ def job_load(active_jobs: int, max_jobs: int) -> float:
     (system CPU) load would refuse every dispatch on a busy shared machine.
     """
     return min(max(active_jobs, 0) / max(max_jobs, 1), 1.0)
+
+
+def free_job_slots(busy_jobs: int, max_jobs: int) -> int:
+    """Job slots a worker still has (its /metrics ``lvs_agent_job_slots_free``, read by the recovery sidecar
+    to hold re-dispatches that no worker could take)."""
+    return max(0, max_jobs - max(busy_jobs, 0))

@@ -20,6 +20,7 @@ from services.agent.policy import (
     RequestContext,
     agent_identity,
     decide_request,
+    free_job_slots,
 )
 from services.agent.room_claims import CLAIM_TTL_S, RoomClaims, claims_dir
 from services.agent.server import program_name, worker_api_url
@@ -100,7 +101,7 @@ class RequestHandler:
             elif claim.launched or now - claim.at > CLAIM_TTL_S:
                 del self._claims[room]
         busy = {room for room, _ in running} | set(self._claims)
-        free = max(0, self._settings.agent.max_jobs - len(busy))
+        free = free_job_slots(len(busy), self._settings.agent.max_jobs)
         metrics.JOB_SLOTS_FREE.labels(worker=program_name(self._settings.agent.instance)).set(free)
         return busy
 

@@ -166,11 +166,12 @@ def mark_registration(server: Any, settings: Settings) -> None:
 
     def registered(worker_id: str, _info: object) -> None:
         from services.agent.metrics import JOB_SLOTS_FREE, WORKER_REGISTERED
+        from services.agent.policy import free_job_slots
 
         marker.write_text(json.dumps({"worker_id": worker_id, "pid": os.getpid()}))
         worker = program_name(settings.agent.instance)
         WORKER_REGISTERED.labels(worker=worker).set(1)
         # until the request handler's watch reports it (services/agent/requests.py)
-        JOB_SLOTS_FREE.labels(worker=worker).set(max(0, settings.agent.max_jobs - len(server.active_jobs)))
+        JOB_SLOTS_FREE.labels(worker=worker).set(free_job_slots(len(server.active_jobs), settings.agent.max_jobs))
 
     server.on("worker_registered", registered)

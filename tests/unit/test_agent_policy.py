@@ -12,6 +12,7 @@ from services.agent.policy import (
     RequestContext,
     agent_identity,
     decide_request,
+    free_job_slots,
     is_dead,
     is_live,
     job_load,
@@ -162,6 +163,14 @@ def test_parse_switch_request(payload, expected) -> None:
 )
 def test_job_load(active: int, max_jobs: int, load: float) -> None:
     assert job_load(active, max_jobs) == load
+
+
+@pytest.mark.parametrize(
+    ("busy", "max_jobs", "free"),
+    [(0, 4, 4), (1, 4, 3), (4, 4, 0), (9, 4, 0), (0, 0, 0), (-1, 4, 4)],
+)
+def test_free_job_slots(busy: int, max_jobs: int, free: int) -> None:
+    assert free_job_slots(busy, max_jobs) == free
 
 
 def beating(identity: str, beat_age: float | None, **kw) -> ParticipantView:

@@ -30,13 +30,21 @@ def test_agent_name(agent: dict, name: str) -> None:
     assert agent_name(settings(**agent)) == name
 
 
+class _FakeServer:
+    """What the load function reads of the AgentServer: its running jobs."""
+
+    def __init__(self, running: int) -> None:
+        self.active_jobs = [object()] * running
+
+
 def test_server_takes_everything_from_settings() -> None:
-    server = build_server(settings(name="voice-x", port=18081, num_idle_processes=1))
+    server = build_server(settings(name="voice-x", port=18081, num_idle_processes=1, max_jobs=4))
     assert server._agent_name == "voice-x"
     assert (server._ws_url, server._api_key, server._api_secret) == ("ws://127.0.0.1:17880", "k-test", "s" * 32)
     assert server._port == 18081 and server._num_idle_processes == 1
     assert server._request_fnc is not None and server._setup_fnc is not None
-    assert server._load_fnc is not None  # jobs / AGENT_MAX_JOBS (policy.job_load), never system CPU
+    # jobs / AGENT_MAX_JOBS (policy.job_load), never system CPU
+    assert [server._load_fnc(_FakeServer(n)) for n in (0, 1, 4, 5)] == [0.0, 0.25, 1.0, 1.0]
 
 
 def test_the_worker_skips_livekits_local_end_of_turn_model(monkeypatch: pytest.MonkeyPatch) -> None:
