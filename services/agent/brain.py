@@ -7,10 +7,11 @@ import logging
 from dataclasses import dataclass
 from enum import StrEnum
 
-import httpx
+import httpx2
 from livekit.agents import llm
 from livekit.plugins import openai
 
+from services.agent.tls import openai_client
 from services.shared.letta import letta_client
 from services.shared.ownership import owner_from_tags
 from services.shared.settings import Settings
@@ -24,13 +25,9 @@ PLACEHOLDER_KEY = "letta-no-password"
 def letta_llm(settings: Settings, letta_agent_id: str) -> openai.LLM:
     """An LLM whose every request goes to POST {letta}/v1/chat/completions for this agent."""
     password = settings.letta.password
-    return openai.LLM(
-        model=letta_agent_id,
-        api_key=password.get_secret_value() if password else PLACEHOLDER_KEY,
-        base_url=settings.letta.openai_url,
-        timeout=httpx.Timeout(connect=5.0, read=settings.letta.timeout, write=10.0, pool=5.0),
-        max_retries=0,
-    )
+    timeout = httpx2.Timeout(connect=5.0, read=settings.letta.timeout, write=10.0, pool=5.0)
+    key = password.get_secret_value() if password else PLACEHOLDER_KEY
+    return openai.LLM(model=letta_agent_id, client=openai_client(key, settings.letta.openai_url, timeout))
 
 
 def last_user_turn(chat_ctx: llm.ChatContext) -> llm.ChatContext:

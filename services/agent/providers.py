@@ -88,8 +88,10 @@ def build_stt(plan: SpeechPlan, settings: Settings, offline_model: object = None
     """The STT of the plan; non-streaming ones are wrapped by the session with the VAD."""
     from livekit.plugins import openai
 
+    from services.agent.tls import openai_client
+
     if plan.stt is STTProvider.OPENAI:
-        return openai.STT(api_key=plan.stt_key or "", base_url=settings.llm.openai_base_url)
+        return openai.STT(client=openai_client(plan.stt_key or "", settings.llm.openai_base_url))
     if plan.stt is STTProvider.DEEPGRAM:
         from livekit.plugins import deepgram
 
@@ -102,7 +104,7 @@ def build_stt(plan: SpeechPlan, settings: Settings, offline_model: object = None
     # The local speech service, through the same plugin as OpenAI's cloud: one code path.
     size = settings.speech.whisper_model.value
     return openai.STT(
-        model=size, language="en", api_key=speech_key(settings), base_url=f"{settings.speech.base_url}/v1"
+        model=size, language="en", client=openai_client(speech_key(settings), f"{settings.speech.base_url}/v1")
     )
 
 
@@ -127,15 +129,16 @@ def speak_from_first_clause(engine: tts.TTS) -> tts.TTS:
 def _plan_tts(plan: SpeechPlan, settings: Settings) -> tts.TTS:
     from livekit.plugins import openai
 
+    from services.agent.tls import openai_client
+
     if plan.tts is TTSProvider.OPENAI:
-        return openai.TTS(api_key=plan.tts_key or "", base_url=settings.llm.openai_base_url)
+        return openai.TTS(client=openai_client(plan.tts_key or "", settings.llm.openai_base_url))
     if plan.tts is TTSProvider.OFFLINE:
         return openai.TTS(
             model=SERVICE_TTS_MODEL,
             voice=SERVICE_VOICE,
             response_format="pcm",
-            api_key=speech_key(settings),
-            base_url=f"{settings.speech.base_url}/v1",
+            client=openai_client(speech_key(settings), f"{settings.speech.base_url}/v1"),
         )
     from services.agent.speech.espeak import EspeakTTS
 

@@ -20,6 +20,13 @@ PRELOAD_MODULES = [
     "httpx",
     "services.agent.session",
     "services.agent.jobs",
+    # Imported lazily at a job's start, each blocking its event loop 0.1-0.4 s on a busy machine (livekit-agents'
+    # loop monitor named them): the clause tokenizer, the OpenAI SDK's lazily loaded parts, livekit's toolsets.
+    "services.agent.chunking",
+    "services.agent.tls",
+    "openai.pagination",
+    "openai.resources.audio",
+    "livekit.agents.llm.async_toolset",
 ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from typing import Any
@@ -15,6 +16,7 @@ from livekit.agents.voice import Agent
 from livekit.agents.voice.agent_session import SessionConnectOptions
 
 from services.agent import metrics
+from services.agent.background import in_daemon_thread
 from services.agent.brain import Lookup, lookup_agent
 from services.agent.policy import MetadataError, parse_dispatch_metadata, parse_switch_request
 from services.agent.presence import HumanView, IdleTimer, choose_link
@@ -49,6 +51,7 @@ def prewarm(proc: JobProcess) -> None:
     from livekit.plugins import silero
 
     from services.agent.logctx import install_context_filter
+    from services.agent.tls import warm_tls_contexts
 
     install_context_filter()
     # Imported here so the first job does not block its event loop importing them.
@@ -59,6 +62,7 @@ def prewarm(proc: JobProcess) -> None:
     started = time.monotonic()
     proc.userdata["vad"] = silero.VAD.load(min_silence_duration=settings.agent.vad_min_silence)
     proc.userdata.update(load_offline_models(plan_speech(settings)))
+    warm_tls_contexts()
     log.info(
         "job process prewarmed",
         extra={"stt": settings.agent.stt, "tts": settings.agent.tts, "seconds": round(time.monotonic() - started, 2)},
@@ -396,5 +400,6 @@ async def entrypoint(ctx: JobContext) -> None:
         log.error("Letta unavailable at job start; continuing", extra={"detail": found.detail})
     elif settings.llm.is_local:
         # Fill llama.cpp's prompt cache with this agent's prompt while the greeting plays.
-        job._spawn(asyncio.to_thread(warm_prompt_for_job, settings, letta_agent_id), "warm_prompt")
+        warm = functools.partial(warm_prompt_for_job, settings, letta_agent_id)
+        job._spawn(in_daemon_thread(warm, "warm-prompt"), "warm_prompt")  # never holds the process at its end
     await job.run(letta_agent_id)

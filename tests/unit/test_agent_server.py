@@ -72,3 +72,12 @@ def test_the_worker_reports_its_load_every_half_second() -> None:
     build_server(settings(name="voice-x", port=18081, num_idle_processes=1))
     # read when the worker's connection starts: a freed job slot reaches livekit-server within ~1 s, not 3 s
     assert worker.UPDATE_STATUS_INTERVAL == STATUS_REPORT_S <= worker.UPDATE_LOAD_INTERVAL
+
+
+def test_every_preloaded_module_imports() -> None:
+    import importlib
+
+    from services.agent.server import PRELOAD_MODULES
+
+    for name in PRELOAD_MODULES:  # livekit-agents' forkserver would fail to start on a missing one
+        importlib.import_module(name)
