@@ -1,4 +1,4 @@
-"""TLS client contexts built once per job process, at prewarm, not on a session's event loop.
+"""TLS client contexts built once per worker (in its forkserver), never on a session's event loop.
 
 Building a verifying context parses the whole CA bundle: ~50 ms of CPU, and 0.2-0.7 s of a blocked event loop
 on a busy 2-core machine. livekit-agents' loop monitor reported it several times at every job start: the OpenAI
@@ -48,3 +48,8 @@ def openai_client(api_key: str, base_url: str | None, timeout: httpx2.Timeout | 
             limits=httpx2.Limits(max_connections=50, max_keepalive_connections=50, keepalive_expiry=120),
         ),
     )
+
+
+# At import: the forkserver imports this module (server.PRELOAD_MODULES), so the contexts are built once per
+# worker there and every job process starts with them (prewarm's call is then a cached no-op).
+warm_tls_contexts()

@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import uuid
 from dataclasses import dataclass
@@ -19,7 +18,6 @@ from livekit import api, rtc
 from services.agent.probe import default_agent_id, dispatch, human_token
 from services.shared.livekit import livekit_api, room_metadata
 from services.shared.settings import Settings
-from services.web.store import throwaway_account
 from tests.bench.bench_capacity import fresh_letta_agents
 from tests.bench.report import Goal, Section, percentile, summary_ms
 from tests.chaos.loopback import addresses, client
@@ -111,18 +109,16 @@ async def one_web_session(web: httpx.AsyncClient, letta_id: str) -> SessionStart
         await web.delete(f"/api/sessions/{session['room']}")
 
 
-async def _run_web(
-    settings: Settings, letta_ids: list[str], rooms: int, login: dict[str, str] | None
-) -> tuple[list[SessionStart], int]:
-    """``rooms`` sessions, len(letta_ids) at a time: each slot has its own assistant and client address."""
+async def _run_web(settings: Settings, letta_ids: list[str], rooms: int) -> tuple[list[SessionStart], int]:
+    """``rooms`` sessions, len(letta_ids) at a time (each slot with its own assistant), every session from a
+    client address of its own: the web service allows WEB_SESSIONS_PER_MINUTE per address."""
     concurrency = len(letta_ids)
+    sources = iter(addresses(WEB_FIRST_SOURCE, rooms))
     results: list[SessionStart | None] = []
 
     async def slot(i: int, count: int) -> None:
-        async with client(settings, addresses(WEB_FIRST_SOURCE, concurrency)[i]) as web:
-            if login is not None:
-                (await web.post("/api/login", json=login)).raise_for_status()
-            for _ in range(count):
+        for _ in range(count):
+            async with client(settings, next(sources)) as web:
                 try:
                     results.append(await one_web_session(web, letta_ids[i]))
                 except TimeoutError:
@@ -134,14 +130,9 @@ async def _run_web(
 
 
 def web_sessions(settings: Settings, rooms: int, concurrency: int) -> tuple[list[SessionStart], int]:
-    """Fresh assistants and (on a stack that asks for a login) a throwaway account for one run."""
-    with contextlib.ExitStack() as setup:
-        login = None
-        if settings.auth_required:
-            name, password = setup.enter_context(throwaway_account(settings, "bench", admin=True))
-            login = {"name": name, "password": password}
-        letta_ids = setup.enter_context(fresh_letta_agents(settings, concurrency))
-        return asyncio.run(_run_web(settings, letta_ids, rooms, login))
+    """One run with fresh assistants (deleted after)."""
+    with fresh_letta_agents(settings, concurrency) as letta_ids:
+        return asyncio.run(_run_web(settings, letta_ids, rooms))
 
 
 def add_web_rows(section: Section, label: str, starts: list[SessionStart], failed: int) -> None:
@@ -176,6 +167,9 @@ def bench_dispatch(settings: Settings) -> Section:
             section.add(f"{label}: p50", f"{p50:.0f} ms", "<= 100 ms", p50 <= 100)
             section.add(f"{label}: p99", f"{p99:.0f} ms", "<= 300 ms", p99 <= 300)
         section.add(f"{label}: rooms without an agent after 30 s", str(failed), "0", failed == 0)
+    if settings.auth_required:  # the per-user session limit would cut the runs short
+        section.notes.append("web sessions not run: this stack asks for a login (bench the loopback stack)")
+        return section
     for rooms, concurrency in RUNS:
         if concurrency <= slots:
             add_web_rows(
