@@ -62,6 +62,7 @@ class RoomMemory:
     tries: int = 0
     last_try_at: float | None = None
     job_starting: bool | None = None  # as the last sweep saw it (RoomView.job_starting)
+    dispatch_unserved: bool | None = None  # as the last sweep saw it (RoomView.dispatch_unserved)
 
 
 Memory = Mapping[str, RoomMemory]
@@ -144,6 +145,7 @@ def observe_room(previous: RoomMemory | None, room: RoomView, now: float, dead_a
         tries=0 if has_agent else prev.tries,
         last_try_at=None if has_agent else prev.last_try_at,
         job_starting=room.job_starting,
+        dispatch_unserved=None if has_agent else room.dispatch_unserved,
     )
 
 
@@ -165,9 +167,24 @@ def record_dispatch(memory: Memory, room: str, now: float) -> dict[str, RoomMemo
     return updated
 
 
+def last_try_missed(mem: RoomMemory) -> bool:
+    """Our last re-dispatch into the room reached no worker (livekit lists it without a job)."""
+    return mem.tries > 0 and mem.last_try_at is not None and mem.dispatch_unserved is True
+
+
 def next_dispatch_at(mem: RoomMemory, settings: RecoverySettings) -> float | None:
-    """When the next re-dispatch may happen, or None when the tries are used up."""
-    if mem.tries >= settings.max_redispatch or mem.waiting_since is None:
+    """When the next re-dispatch may happen, or None when the tries are used up.
+
+    A re-dispatch that reached no worker (every one was full when it came, and a fresh session took the slot
+    that had freed) was no try of the room's: the next goes out after RECOVERY_FAILED_DISPATCH_AFTER, whatever
+    the count, for as long as a human waits (the free-slot gate holds it while every worker is full). Without
+    this, a room under sustained full load used up its tries in ~30 s and was left without an agent."""
+    if mem.waiting_since is None:
+        return None
+    if last_try_missed(mem):
+        assert mem.last_try_at is not None
+        return mem.last_try_at + settings.failed_dispatch_after
+    if mem.tries >= settings.max_redispatch:
         return None
     if mem.tries == 0 or mem.last_try_at is None:
         # One whose agent died has waited since its last beat. A session whose first agent has not come yet
@@ -253,6 +270,8 @@ def decide_room(
             reason = f"human waiting {now - (mem.waiting_since or now):.0f}s, try {mem.tries + 1}"
             if mem.tries == 0 and not mem.agent_died and mem.job_starting is False:
                 reason += ", no job starting (its dispatch failed)"
+            elif last_try_missed(mem):
+                reason += ", the last one reached no worker"
             actions.append(
                 Action(ActionKind.DISPATCH, Rule.ORPHANED_SESSION, room.name, None, room.letta_agent_id, reason)
             )

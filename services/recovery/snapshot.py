@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from livekit.protocol import models
+from livekit.protocol import agent_dispatch, models
 
 from services.shared.livekit import LETTA_AGENT_ATTRIBUTE, ROOM_MARKER, parse_heartbeat, parse_room_metadata
 from services.shared.settings import RoomOwnership
@@ -75,6 +75,9 @@ class RoomView:
     # A worker of this machine is starting a job for the room (its room claim is live); None: unknown (the
     # sidecar does not share the workers' claim folder, or nobody waits in the room).
     job_starting: bool | None = None
+    # The newest dispatch of our agent into the room reached no worker (livekit lists it without a job: every
+    # worker was full when it came); None: unknown, or nobody waits in the room.
+    dispatch_unserved: bool | None = None
 
     @property
     def letta_agent_id(self) -> str | None:
@@ -157,3 +160,12 @@ def room_view(
         num_participants=room.num_participants,
         participants=tuple(participant_view(p, agent_identity_prefix) for p in participants),
     )
+
+
+def newest_dispatch_unserved(dispatches: Sequence[agent_dispatch.AgentDispatch], agent_name: str) -> bool | None:
+    """True when the newest dispatch of ``agent_name`` has no job (no worker took it); None: there is none."""
+    ours = [d for d in dispatches if d.agent_name == agent_name]
+    if not ours:
+        return None
+    newest = max(ours, key=lambda d: d.state.created_at)
+    return len(newest.state.jobs) == 0

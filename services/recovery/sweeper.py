@@ -32,7 +32,7 @@ from services.recovery.policy import (
     waiting_humans,
     within_free_slots,
 )
-from services.recovery.snapshot import RoomView, Snapshot, is_ours, room_view
+from services.recovery.snapshot import RoomView, Snapshot, is_ours, newest_dispatch_unserved, room_view
 from services.shared.livekit import NodeHealth, api_url, livekit_api
 from services.shared.logging import log_context
 from services.shared.settings import Settings
@@ -171,7 +171,7 @@ class Sweeper:
                         with log_context(room=room.name):
                             log.warning("cannot list participants", extra={"error": repr(error)})
                     return None
-            return self.with_claim(room_view(room, res.participants, prefix))
+            return await self.with_dispatch_state(self.with_claim(room_view(room, res.participants, prefix)))
 
         views = await asyncio.gather(*(one(r) for r in listed.rooms))
         return Snapshot(rooms=tuple(v for v in views if v is not None))
@@ -185,6 +185,19 @@ class Sweeper:
             return replace(view, job_starting=self.claims.holder(view.name) is not None)
         except OSError:
             return view
+
+    async def with_dispatch_state(self, view: RoomView) -> RoomView:
+        """A room we re-dispatched into and where a human still waits, with whether that dispatch reached no
+        worker (policy.last_try_missed); one API call per such room, none for the others."""
+        mem = self.memory.get(view.name)
+        if mem is None or mem.tries == 0 or not waiting_humans(view) or our_agents(view, self.clock()):
+            return view
+        try:
+            dispatches = await self.lkapi.agent_dispatch.list_dispatch(view.name)
+        except Exception as error:  # unknown: the tries count as before
+            log.warning("cannot list dispatches", extra={"room": view.name, "error": repr(error)})
+            return view
+        return replace(view, dispatch_unserved=newest_dispatch_unserved(dispatches, self.settings.agent.name))
 
     async def check_worker(self) -> bool:
         """True when a worker has answered its health check for WORKER_SETTLE s (or the check is off)."""

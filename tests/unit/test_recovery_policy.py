@@ -568,3 +568,31 @@ def test_the_short_grace_is_remembered_and_a_dead_agent_still_goes_first() -> No
     assert next_dispatch_at(died, FAST) == NOW - 1
     retried = replace(mem, tries=1, last_try_at=NOW)  # later tries back off as before
     assert next_dispatch_at(retried, FAST) == NOW + FAST.redispatch_backoff
+
+
+@pytest.mark.parametrize(
+    ("tries", "unserved", "due"),
+    [
+        (1, True, NOW + FAST.failed_dispatch_after),  # the last re-dispatch reached no worker: again shortly
+        (FAST.max_redispatch, True, NOW + FAST.failed_dispatch_after),  # and it was no try: the cap does not apply
+        (9, True, NOW + FAST.failed_dispatch_after),
+        (1, False, NOW + FAST.redispatch_backoff),  # a worker took it (and no agent came): backs off as before
+        (1, None, NOW + FAST.redispatch_backoff),  # unknown: as before
+        (FAST.max_redispatch, False, None),  # tries used up
+        (FAST.max_redispatch, None, None),
+    ],
+)
+def test_a_re_dispatch_that_reached_no_worker_is_no_try(tries: int, unserved: bool | None, due: float | None) -> None:
+    mem = RoomMemory(seen_at=NOW, waiting_since=NOW - 20, tries=tries, last_try_at=NOW, dispatch_unserved=unserved)
+    assert next_dispatch_at(mem, FAST) == due
+
+
+def test_what_a_sweep_saw_of_the_dispatch_is_remembered_while_the_human_waits() -> None:
+    waiting = replace(room(human(age=20)), dispatch_unserved=True)
+    mem = observe_room(RoomMemory(seen_at=NOW - 1, waiting_since=NOW - 20, tries=5, last_try_at=NOW - 3), waiting, NOW)
+    assert mem.dispatch_unserved is True and mem.tries == 5
+    actions = decide(Snapshot((waiting,)), NOW, FAST, {"lvs-abc": mem})
+    assert kinds(actions) == [("orphaned_session", None, "dispatch")]
+    assert "reached no worker" in actions[0].reason
+    served = observe_room(mem, room(human(age=21), agent()), NOW + 1)  # the agent came: all forgotten
+    assert served.dispatch_unserved is None and served.tries == 0
