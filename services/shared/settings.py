@@ -576,7 +576,9 @@ class RecoverySettings(BaseSettings):
         " waiting human (its dispatch failed: every worker was full), as soon as a worker reports a free job"
         " slot; needs the workers' room claims (native), else RECOVERY_ORPHAN_AFTER applies.",
     )
-    max_redispatch: int = Field(default=5, ge=0, description="Re-dispatch tries per room.")
+    max_redispatch: int = Field(
+        default=5, ge=0, description="Re-dispatch tries per room (one that reached no worker is not counted)."
+    )
     bind: str = Field(default="127.0.0.1", description="Address of the sidecar's HTTP server.")
     ownership: RoomOwnership = Field(
         default=RoomOwnership.BOTH,
