@@ -15,9 +15,9 @@ pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _run(code: str, cwd: Path = ROOT, *args: str) -> subprocess.CompletedProcess[str]:
+def _python(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, *args] if args else [sys.executable, "-c", textwrap.dedent(code)],
+        [sys.executable, *args],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -39,20 +39,21 @@ PROGRAM = """
 """
 
 
-def test_with_the_rtc_runtime_the_status_and_output_survive_and_teardown_is_skipped(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("mode", "printed"),
+    [
+        ("rtc", "started: True\nwork done"),  # flushed, and no teardown (the atexit handler never ran)
+        ("plain", "started: False\nwork doneteardown ran\n"),  # a normal exit, teardown and all
+    ],
+)
+def test_the_status_and_output_survive_and_teardown_runs_only_without_rtc(
+    tmp_path: Path, mode: str, printed: str
+) -> None:
     script = tmp_path / "program.py"
     script.write_text(textwrap.dedent(PROGRAM))
-    done = _run("", ROOT, str(script), "rtc")
+    done = _python(ROOT, str(script), mode)
     assert done.returncode == 3, done.stderr
-    assert done.stdout == "started: True\nwork done"
-
-
-def test_without_it_the_process_exits_normally(tmp_path: Path) -> None:
-    script = tmp_path / "program.py"
-    script.write_text(textwrap.dedent(PROGRAM))
-    done = _run("", ROOT, str(script), "plain")
-    assert done.returncode == 3, done.stderr
-    assert done.stdout == "started: False\nwork doneteardown ran\n"
+    assert done.stdout == printed
 
 
 @pytest.mark.parametrize(("outcome", "status"), [("pass", 0), ("fail", 1)])
@@ -71,7 +72,7 @@ def test_a_pytest_run_that_used_rtc_keeps_pytests_exit_status_and_report(
                 assert "{outcome}" == "pass"
         """)
     )
-    done = _run("", tmp_path, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path / "test_probe.py"))
+    done = _python(tmp_path, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path / "test_probe.py"))
     assert done.returncode == status, done.stdout + done.stderr
     assert ("1 passed" if status == 0 else "1 failed") in done.stdout
     assert "teardown ran" not in done.stdout
