@@ -10,7 +10,7 @@ import pytest
 from services.agent.brain import letta_llm
 from services.agent.providers import SpeechPlan, build_stt, build_tts
 from services.agent.tls import client_tls_context, warm_tls_contexts
-from services.shared.settings import Settings, STTProvider, TTSProvider
+from services.shared.settings import Settings, SpeechSettings, STTProvider, TTSProvider
 
 pytestmark = pytest.mark.unit
 
@@ -37,7 +37,7 @@ def test_after_the_warm_up_a_jobs_clients_load_no_certificates(
     loads: list[str] = []
     monkeypatch.setattr(ssl.SSLContext, "load_default_certs", lambda *_a, **_k: loads.append("system store"))
     monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", lambda *_a, **_k: loads.append("CA file"))
-    settings = Settings()
+    settings = Settings(speech=SpeechSettings(api_key="speech-key"))  # make up generates one (.stack/secrets.env)
     # what a job builds once it knows its Letta agent
     letta_llm(settings, AID)
     build_stt(plan, settings)
