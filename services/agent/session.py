@@ -51,7 +51,6 @@ def prewarm(proc: JobProcess) -> None:
     from livekit.plugins import silero
 
     from services.agent.logctx import install_context_filter
-    from services.agent.tls import warm_tls_contexts
 
     install_context_filter()
     # Imported here so the first job does not block its event loop importing them.
@@ -62,7 +61,6 @@ def prewarm(proc: JobProcess) -> None:
     started = time.monotonic()
     proc.userdata["vad"] = silero.VAD.load(min_silence_duration=settings.agent.vad_min_silence)
     proc.userdata.update(load_offline_models(plan_speech(settings)))
-    warm_tls_contexts()
     log.info(
         "job process prewarmed",
         extra={"stt": settings.agent.stt, "tts": settings.agent.tts, "seconds": round(time.monotonic() - started, 2)},

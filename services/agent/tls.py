@@ -3,7 +3,7 @@
 Building a verifying context parses the whole CA bundle: ~50 ms of CPU, and 0.2-0.7 s of a blocked event loop
 on a busy 2-core machine. livekit-agents' loop monitor reported it several times at every job start: the OpenAI
 SDK clients of the Letta brain, the STT and the TTS (each builds its own HTTP client), and livekit-agents' own
-HTTP session. They all take the context made at prewarm now.
+HTTP session. They all take contexts built once in the worker's forkserver now (see the end of this module).
 """
 
 from __future__ import annotations
@@ -51,5 +51,5 @@ def openai_client(api_key: str, base_url: str | None, timeout: httpx2.Timeout | 
 
 
 # At import: the forkserver imports this module (server.PRELOAD_MODULES), so the contexts are built once per
-# worker there and every job process starts with them (prewarm's call is then a cached no-op).
+# worker there and every job process starts with them.
 warm_tls_contexts()

@@ -176,10 +176,14 @@ class Sweeper:
         views = await asyncio.gather(*(one(r) for r in listed.rooms))
         return Snapshot(rooms=tuple(v for v in views if v is not None))
 
+    def awaits_agent(self, view: RoomView) -> bool:
+        """A human waits in the room and no agent of ours is there."""
+        return bool(waiting_humans(view)) and not our_agents(view, self.clock())
+
     def with_claim(self, view: RoomView) -> RoomView:
         """A room where a human waits for a first agent, with whether a worker of this machine is starting a
         job for it (the workers' room claims, when this sidecar shares their folder)."""
-        if not self.claims.folder.is_dir() or not waiting_humans(view) or our_agents(view, self.clock()):
+        if not self.claims.folder.is_dir() or not self.awaits_agent(view):
             return view
         try:
             return replace(view, job_starting=self.claims.holder(view.name) is not None)
@@ -190,7 +194,7 @@ class Sweeper:
         """A room we re-dispatched into and where a human still waits, with whether that dispatch reached no
         worker (policy.last_try_missed); one API call per such room, none for the others."""
         mem = self.memory.get(view.name)
-        if mem is None or mem.tries == 0 or not waiting_humans(view) or our_agents(view, self.clock()):
+        if mem is None or mem.tries == 0 or not self.awaits_agent(view):
             return view
         try:
             dispatches = await self.lkapi.agent_dispatch.list_dispatch(view.name)
