@@ -71,6 +71,8 @@ async def _race(settings: Settings) -> bool:
 
             # LiveKit's dispatch state keeps a replaced job "running": ask the workers what they run.
             await poll(lambda: asyncio.to_thread(lambda: running_jobs(settings) == 1), 30, "one job on our workers")
+            # a running job joins a moment later: wait for our agent, then hold the check
+            await poll(lambda: our_agents(lk, settings, room), 30, "our agent to join the room")
             end = time.monotonic() + 3.0
             while time.monotonic() < end:  # held, not sampled once
                 agents = await our_agents(lk, settings, room)
