@@ -91,7 +91,10 @@ class LiveKitSettings(BaseSettings):
 
     model_config = _section("LIVEKIT_")
 
-    url: str = Field(default="ws://127.0.0.1:7880", description="WebSocket URL clients connect to.")
+    url: str = Field(
+        default="ws://127.0.0.1:7880",
+        description="WebSocket URL the services connect to. Unset: ws://127.0.0.1:LIVEKIT_PORT (the native server).",
+    )
     public_url: str | None = Field(
         default=None, description="URL handed to browsers (default: LIVEKIT_URL); wss:// behind TLS."
     )
@@ -118,6 +121,12 @@ class LiveKitSettings(BaseSettings):
     @classmethod
     def _ws_url(cls, value: str | None) -> str | None:
         return None if value is None else checks.check_url(value, ("ws", "wss", "http", "https"))
+
+    @model_validator(mode="after")
+    def _url_follows_port(self) -> LiveKitSettings:
+        if "url" not in self.model_fields_set:  # LIVEKIT_PORT alone moves the native server: follow it
+            self.url = f"ws://127.0.0.1:{self.port}"
+        return self
 
     @property
     def http_url(self) -> str:
@@ -311,7 +320,10 @@ class LettaSettings(BaseSettings):
 
     model_config = _section("LETTA_")
 
-    base_url: str = Field(default="http://127.0.0.1:8283", description="Letta server URL (no /v1).")
+    base_url: str = Field(
+        default="http://127.0.0.1:8283",
+        description="Letta server URL (no /v1). Unset: http://127.0.0.1:LETTA_PORT (the native server).",
+    )
     port: Port = Field(default=8283, description="Port the native Letta server listens on.")
     password: SecretStr | None = Field(
         default=None,
@@ -329,6 +341,12 @@ class LettaSettings(BaseSettings):
     @classmethod
     def _http_url(cls, value: str) -> str:
         return checks.check_url(value, ("http", "https"))
+
+    @model_validator(mode="after")
+    def _url_follows_port(self) -> LettaSettings:
+        if "base_url" not in self.model_fields_set:  # LETTA_PORT alone moves the native server: follow it
+            self.base_url = f"http://127.0.0.1:{self.port}"
+        return self
 
     @property
     def openai_url(self) -> str:

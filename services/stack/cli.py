@@ -81,7 +81,10 @@ def wait_healthy(settings: Settings, sup: Supervisor, progs: list[Program]) -> N
             say(f"    waiting for {', '.join(pending)} ({remaining:.0f}s left)")
 
     if not wait_for(poll, settings.stack.health_timeout, interval=0.25, on_tick=note):
-        raise StackError(f"{', '.join(pending)} did not become healthy in {settings.stack.health_timeout:.0f}s")
+        probed = ", ".join(f"{name} at {prog.health.target}" for name, prog in pending.items())
+        raise StackError(
+            f"{', '.join(pending)} did not become healthy in {settings.stack.health_timeout:.0f}s (probed {probed})"
+        )
 
 
 def _failing_service(error: StackError, progs: list[Program]) -> str | None:

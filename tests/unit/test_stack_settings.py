@@ -16,11 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(autouse=True)
 def no_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Tests see only the variables they set, never a developer's .env."""
+    """Tests see only the variables they set (tests/unit/conftest.py keeps the env files out)."""
     monkeypatch.chdir(tmp_path)
-    for section in SECTIONS.values():
-        monkeypatch.setitem(section.model_config, "env_file", None)
-    monkeypatch.setitem(Settings.model_config, "env_file", None)
     for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "DEEPGRAM_API_KEY"):
         monkeypatch.delenv(var, raising=False)
 
@@ -31,6 +28,28 @@ def test_defaults_are_loopback_and_offline() -> None:
     assert s.web.bind == "127.0.0.1"
     assert s.llm.resolved_provider is LLMProvider.LOCAL
     assert {"llm", "embeddings"} <= set(s.ports())
+
+
+@pytest.mark.parametrize(
+    ("env", "livekit_url", "letta_url"),
+    [
+        ({"LIVEKIT_PORT": "12880", "LETTA_PORT": "13283"}, "ws://127.0.0.1:12880", "http://127.0.0.1:13283"),
+        (
+            {"LIVEKIT_PORT": "12880", "LIVEKIT_URL": "ws://livekit:7880", "LETTA_BASE_URL": "http://letta:8283"},
+            "ws://livekit:7880",
+            "http://letta:8283",
+        ),
+    ],
+)
+def test_a_moved_port_moves_the_url_unless_it_is_set(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], livekit_url: str, letta_url: str
+) -> None:
+    """LIVEKIT_PORT / LETTA_PORT alone must not leave the services (and make up's health wait) on 7880 / 8283."""
+    for var, value in env.items():
+        monkeypatch.setenv(var, value)
+    s = Settings()
+    assert (s.livekit.url, s.letta.base_url) == (livekit_url, letta_url)
+    assert s.livekit.node_http_url(0) == livekit_url.replace("ws://", "http://")
 
 
 def test_openai_key_switches_the_brain_to_the_cloud(monkeypatch: pytest.MonkeyPatch) -> None:
