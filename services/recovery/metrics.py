@@ -16,6 +16,12 @@ SWEEP_SECONDS = Histogram(
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
     registry=REGISTRY,
 )
+TARGETED_WAIT = Histogram(
+    "lvs_recovery_targeted_wait_seconds",
+    "How long a webhook's targeted sweep waited past its due time (for the sweeper to be free).",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=REGISTRY,
+)
 ROOMS = Gauge("lvs_recovery_rooms", "Rooms seen at the last full sweep, ours or not.", ["ours"], registry=REGISTRY)
 WEBHOOKS = Counter(
     "lvs_recovery_webhooks", "Webhook requests by event and outcome.", ["event", "outcome"], registry=REGISTRY

@@ -7,7 +7,6 @@ import contextlib
 import logging
 import signal
 from collections import Counter
-from collections.abc import Awaitable
 from typing import Any
 
 from aiohttp import web
@@ -18,35 +17,20 @@ from services.recovery import metrics
 from services.recovery.actions import actions_handler
 from services.recovery.lease import lease_for
 from services.recovery.replay import ReplayGuard
+from services.recovery.sweep_queue import SweepQueue, run_targeted
 from services.recovery.sweeper import Sweeper
 from services.recovery.webhook import trigger_for
 from services.shared.livekit import api_url, livekit_api
-from services.shared.logging import configure_logging, log_context
+from services.shared.logging import configure_logging
 from services.shared.settings import Settings
 
 log = logging.getLogger("lvs.recovery")
 SWEEPER = web.AppKey("sweeper", Sweeper)
 RECEIVER = web.AppKey("receiver", api.WebhookReceiver)
-TASKS = web.AppKey("tasks", set)
 REPLAYS = web.AppKey("replays", ReplayGuard)
+TARGETED = web.AppKey("targeted", SweepQueue)  # webhooks' sweeps, coalesced (services/recovery/sweep_queue.py)
 WORKER_POLL = 0.5  # seconds between worker health checks
 SETTLE = 0.25  # extra seconds before the delayed targeted sweep
-
-
-def _spawn(app: web.Application, coro: Awaitable[None]) -> None:
-    task = asyncio.ensure_future(coro)
-    app[TASKS].add(task)
-    task.add_done_callback(app[TASKS].discard)
-
-
-async def _targeted(sweeper: Sweeper, room: str, delay: float, reason: str) -> None:
-    await asyncio.sleep(delay)  # scheduling (not test synchronisation): sweep again once a wait has passed
-    with log_context(room=room):
-        try:
-            result = await sweeper.sweep([room])
-            log.info("targeted sweep", extra={"reason": reason, "actions": len(result.done), "delay": delay})
-        except Exception:
-            log.exception("targeted sweep failed", extra={"reason": reason})
 
 
 def health_body(sweeper: Sweeper) -> dict[str, Any]:
@@ -96,9 +80,9 @@ async def livekit_webhook(request: web.Request) -> web.Response:
     trigger = trigger_for(event, sweeper.settings)
     metrics.WEBHOOKS.labels(event.event or "unknown", "sweep" if trigger else "ignored").inc()
     if trigger:
-        wait = sweeper.settings.recovery.orphan_after + SETTLE
-        _spawn(request.app, _targeted(sweeper, trigger.room, 0.0, trigger.reason))
-        _spawn(request.app, _targeted(sweeper, trigger.room, wait, trigger.reason))
+        queue = request.app[TARGETED]
+        queue.ask(trigger.room, trigger.reason)
+        queue.ask(trigger.room, trigger.reason, delay=sweeper.settings.recovery.orphan_after + SETTLE)
     return web.json_response({"ok": True, "event": event.event, "sweep": trigger.room if trigger else None})
 
 
@@ -108,7 +92,7 @@ def create_app(settings: Settings, sweeper: Sweeper) -> web.Application:
     secret = settings.livekit.api_secret.get_secret_value()
     app[SWEEPER] = sweeper
     app[RECEIVER] = api.WebhookReceiver(api.TokenVerifier(settings.livekit.api_key, secret))
-    app[TASKS] = set()
+    app[TARGETED] = SweepQueue()
     app[REPLAYS] = ReplayGuard()
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_view)
@@ -174,10 +158,11 @@ async def serve(settings: Settings) -> None:
             asyncio.create_task(sweeper.run_forever(stop, wake)),
             asyncio.create_task(watch_worker(sweeper, stop, wake)),
             asyncio.create_task(watch_heartbeats(sweeper, stop)),
+            asyncio.create_task(run_targeted(app[TARGETED], sweeper.sweep, stop)),
         ]
         await stop.wait()
         log.info("recovery stopping")
-        for task in [*tasks, *app[TASKS]]:
+        for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await sweeper.lease.release()  # a standby sidecar takes over at its next sweep, not after the TTL
