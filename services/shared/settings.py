@@ -473,6 +473,13 @@ class SpeechSettings(BaseSettings):
     whisper_beam: int = Field(
         default=5, ge=1, le=10, description="Whisper beam size (5: fewer errors on synthetic voices, ~same time)."
     )
+    whisper_window_pad: float = Field(
+        default=15.0,
+        ge=10.0,
+        le=30.0,
+        description="Seconds of padding after an utterance in Whisper's window (30: Whisper's full 30-s window,"
+        " the slowest; below 10 it repeats itself).",
+    )
     threads: int = Field(default=2, ge=1, description="CPU threads of each model (Whisper, Piper).")
     stt_workers: int = Field(default=1, ge=1, le=8, description="Transcriptions run at the same time.")
     queue_limit: int = Field(

@@ -42,6 +42,7 @@ def load_engine(settings: SpeechSettings, cache: Path) -> Engine:
         beam_size=settings.whisper_beam,
         name=size,
         workers=settings.stt_workers,
+        window_pad=settings.whisper_window_pad,
     )
     log.info("whisper loaded", extra={"model": size, "seconds": round(time.monotonic() - started, 2)})
     voice = PiperVoice(*joe_voice_paths(), threads=settings.threads)

@@ -12,6 +12,9 @@ from pathlib import Path
 import numpy as np
 
 SAMPLE_RATE = 16000
+FRAMES_PER_SECOND = 100  # Whisper's log-mel frames (10 ms hop)
+FULL_WINDOW_FRAMES = 3000  # Whisper's 30-second window
+DEFAULT_WINDOW_PAD_S = 15.0
 WHISPER_BASE_DIR = "whisper-base-ct2"  # under STACK_CACHE_DIR/models, assembled by scripts/install-models.sh
 
 
@@ -32,6 +35,34 @@ def pcm_to_float(pcm16k: bytes) -> np.ndarray:
     return np.frombuffer(pcm16k, dtype=np.int16).astype(np.float32) / 32768.0
 
 
+def window_frames(samples: int, pad_s: float) -> int:
+    """Frames of Whisper's window for an utterance of ``samples``: the utterance and ``pad_s`` seconds of
+    padding, at most the full 30 s (always an even count: the encoder's convolution halves it)."""
+    frames = samples * FRAMES_PER_SECOND // SAMPLE_RATE + 1 + round(pad_s * FRAMES_PER_SECOND)
+    return min(FULL_WINDOW_FRAMES, frames + frames % 2)
+
+
+def _short_window_model(base: type) -> type:
+    """faster-whisper's model whose encoder sees the utterance and some padding, not always 30 s.
+
+    faster-whisper pads every window to 30 s, so a two-second question costs the encoder as much as thirty
+    seconds of speech (0.27 of 0.35 s on 2 cores). CTranslate2's encoder takes a shorter window, and with
+    enough padding after the speech Whisper transcribes as well or better (measured: docs/benchmarks.md).
+    Only padding is cut: ``encode`` drops the columns past the frames set for this thread's utterance.
+    """
+
+    class ShortWindowModel(base):  # type: ignore[misc, valid-type]
+        window = threading.local()
+
+        def encode(self, features: np.ndarray):  # type: ignore[no-untyped-def]
+            frames = getattr(self.window, "frames", None)
+            if frames is not None and features.shape[-1] > frames:
+                features = features[..., :frames]
+            return super().encode(features)
+
+    return ShortWindowModel
+
+
 class WhisperModel:
     """One faster-whisper model; up to ``workers`` transcriptions run at the same time."""
 
@@ -44,6 +75,7 @@ class WhisperModel:
         language: str = "en",
         name: str = "tiny.en",
         workers: int = 1,
+        window_pad: float = DEFAULT_WINDOW_PAD_S,
     ) -> None:
         from faster_whisper import WhisperModel as _Model
 
@@ -51,7 +83,9 @@ class WhisperModel:
             raise FileNotFoundError(f"no Whisper model in {path} (run 'make up': scripts/install-models.sh)")
         self.name = name
         self.english_only = name.endswith(".en")
-        self._model = _Model(str(path), device="cpu", compute_type="int8", cpu_threads=threads, num_workers=workers)
+        model = _short_window_model(_Model)
+        self._model = model(str(path), device="cpu", compute_type="int8", cpu_threads=threads, num_workers=workers)
+        self._window_pad = window_pad
         self._beam_size = beam_size
         self._language = language
         self._slots = threading.BoundedSemaphore(workers)
@@ -60,13 +94,15 @@ class WhisperModel:
         """Text of one utterance of 16 kHz mono int16 PCM ('' for silence)."""
         if not pcm16k:
             return ""
+        samples = pcm_to_float(pcm16k)
         with self._slots:
+            self._model.window.frames = window_frames(len(samples), self._window_pad)
             segments, _info = self._model.transcribe(
-                pcm_to_float(pcm16k),
+                samples,
                 language=language or self._language,
                 beam_size=self._beam_size,
                 condition_on_previous_text=False,
                 without_timestamps=True,
                 vad_filter=False,  # the worker's Silero VAD already cut the utterance
             )
-            return " ".join(seg.text.strip() for seg in segments).strip()
+            return " ".join(seg.text.strip() for seg in segments).strip()  # decoded here, in this thread

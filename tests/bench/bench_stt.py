@@ -47,7 +47,12 @@ def espeak_pcm(text: str, voice: str, rate: int, tmp: Path) -> bytes:
 def bench_stt(settings: Settings) -> Section:
     sentences = [s for s in SENTENCES.read_text().splitlines() if s and not s.startswith("#")]
     size = settings.speech.whisper_model.value
-    model = WhisperModel(model_dir(size, settings.stack.cache), beam_size=settings.speech.whisper_beam, name=size)
+    model = WhisperModel(
+        model_dir(size, settings.stack.cache),
+        beam_size=settings.speech.whisper_beam,
+        name=size,
+        window_pad=settings.speech.whisper_window_pad,
+    )
     piper = PiperVoice(*joe_voice_paths())
     errors = total = 0
     per_voice: dict[str, tuple[int, int]] = {}
@@ -69,7 +74,9 @@ def bench_stt(settings: Settings) -> Section:
                 if e:
                     misheard.append(f"{voice}: '{text}' -> '{heard}'")
     wer = errors / total * 100
-    section = Section(f"Offline STT word error rate (Whisper {size}, {len(seconds)} utterances, 3 voices)")
+    pad = settings.speech.whisper_window_pad
+    title = f"Whisper {size}, {len(seconds)} utterances, 3 voices, window: utterance + {pad:g} s"
+    section = Section(f"Offline STT word error rate ({title})")
     section.add("WER, all voices", f"{wer:.1f} % ({errors}/{total} words)", "<= 10 %", wer <= 10)
     for voice, (e, n) in per_voice.items():
         section.add(f"WER, {voice}", f"{e / n * 100:.1f} %")

@@ -14,7 +14,15 @@ from services.shared.audio import rms, to_mono_int16
 from services.shared.settings import SpeechSettings, StackSettings
 from services.speech.engine import missing_models
 from services.speech.piper import PiperVoice, float_to_pcm16, joe_voice_paths
-from services.speech.whisper import SAMPLE_RATE, WhisperModel, model_dir, pcm_to_float, tiny_en_path
+from services.speech.whisper import (
+    FULL_WINDOW_FRAMES,
+    SAMPLE_RATE,
+    WhisperModel,
+    model_dir,
+    pcm_to_float,
+    tiny_en_path,
+    window_frames,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -72,6 +80,33 @@ def test_whisper_transcribes_piper_speech() -> None:
     silence = bytes(SAMPLE_RATE)  # half a second of int16 zeros
     text = whisper().transcribe(silence + speech + silence).lower()
     assert "capital" in text and "france" in text, text
+
+
+def test_window_frames_hold_the_utterance_and_its_padding() -> None:
+    two_seconds = 2 * SAMPLE_RATE
+    assert window_frames(two_seconds, 15.0) == 200 + 1 + 1500 + 1  # even: the encoder halves it
+    assert window_frames(two_seconds, 30.0) == FULL_WINDOW_FRAMES
+    assert window_frames(40 * SAMPLE_RATE, 15.0) == FULL_WINDOW_FRAMES  # never more than Whisper's window
+
+
+@pytest.mark.parametrize("pad", [15.0, 30.0])
+def test_whisper_encodes_only_the_utterance_and_its_padding(monkeypatch: pytest.MonkeyPatch, pad: float) -> None:
+    import faster_whisper
+
+    widths: list[int] = []
+    encode = faster_whisper.WhisperModel.encode
+
+    def spy(self, features):  # type: ignore[no-untyped-def]
+        widths.append(features.shape[-1])
+        return encode(self, features)
+
+    monkeypatch.setattr(faster_whisper.WhisperModel, "encode", spy)
+    model = WhisperModel(tiny_en_path(), threads=1, beam_size=5, window_pad=pad)
+    speech = to_mono_int16(voice().synthesize("How many days are there in a week?"), 22050, 1, SAMPLE_RATE)
+    text = model.transcribe(speech).lower()
+    assert "days" in text and "week" in text and text.count("week") == 1, text
+    assert widths == [window_frames(len(speech) // 2, pad)]
+    assert (widths[0] < FULL_WINDOW_FRAMES) == (pad < 30)
 
 
 @pytest.mark.skipif(find_espeak() is None, reason="espeak-ng is not installed")
