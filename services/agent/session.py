@@ -24,13 +24,14 @@ from services.agent.providers import build_stt, build_tts, load_offline_models, 
 from services.agent.room_claims import RoomClaims, claims_dir
 from services.agent.switching import Gate, live_elsewhere, set_room_agent, switch_refusal
 from services.agent.voice import NOT_FOUND, SWITCH_FAILED, LettaVoiceAgent, switched_to
+from services.shared.compaction import start_between_sessions
 from services.shared.livekit import (
     HEARTBEAT_ATTRIBUTE,
     LETTA_AGENT_ATTRIBUTE,
     LISTENING_TO_ATTRIBUTE,
     parse_room_metadata,
 )
-from services.shared.logging import bind_context
+from services.shared.logging import bind_context, log_context
 from services.shared.ownership import principal_from_metadata
 from services.shared.prompt_warmup import warm_prompt_for_job
 from services.shared.settings import Settings, get_settings
@@ -118,6 +119,7 @@ class VoiceJob:
         self.switch_gate = Gate(SWITCH_INTERVAL_S)
         self.chat_gate = Gate(CHAT_INTERVAL_S)
         self.started = asyncio.Event()  # the voice session runs: a switch asked for earlier waits for it
+        self.letta_agents: list[str] = []  # every Letta agent this session talked to, in order
 
     # -- presence ---------------------------------------------------------------------------------
 
@@ -293,6 +295,7 @@ class VoiceJob:
             self.session.say(SWITCH_FAILED)
             return
         bind_context(letta_agent_id=new_id)
+        self.letta_agents.append(new_id)
         log.info("switching Letta agent", extra={"letta_agent_id": new_id})
         await set_room_agent(self.settings, room.name, room.metadata, new_id)
         await room.local_participant.set_attributes({LETTA_AGENT_ATTRIBUTE: new_id})
@@ -340,6 +343,8 @@ class VoiceJob:
         self.ctx.shutdown(reason=f"letta agent not found: {reason}")
 
     async def run(self, letta_agent_id: str) -> None:
+        self.letta_agents.append(letta_agent_id)
+        self.ctx.add_shutdown_callback(self.compact_between_sessions)
         self.watch_metrics()
         await self.session.start(
             agent=LettaVoiceAgent(self.settings, letta_agent_id),
@@ -352,6 +357,13 @@ class VoiceJob:
         greeting = self.settings.agent.greeting.strip()
         if greeting:
             self._spawn(self._greet(greeting), "greeting")
+
+    async def compact_between_sessions(self) -> None:
+        """The session is over: a long conversation is compacted now, by a process of its own, rather than on
+        the turn that would fill the context window (services/shared/compaction.py)."""
+        for letta_agent_id in dict.fromkeys(self.letta_agents):
+            with log_context(letta_agent_id=letta_agent_id):
+                await asyncio.to_thread(start_between_sessions, self.settings, letta_agent_id)
 
     async def _greet(self, greeting: str) -> None:
         await self.wait_for_listener()

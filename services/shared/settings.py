@@ -330,6 +330,14 @@ class LettaSettings(BaseSettings):
         description="Letta server password, sent as 'Authorization: Bearer' (native: generated in .stack/secrets.env).",
     )
     timeout: float = Field(default=20.0, gt=0, description="Seconds to wait for Letta's first token.")
+    compact_at: float = Field(
+        default=0.6,
+        ge=0,
+        le=0.95,
+        description="A session that ends with its agent's context over this share of the window starts the"
+        " compaction then, not on a later turn (services/shared/compaction.py). 0: off (Letta compacts on the turn"
+        " that fills the window).",
+    )
     default_agent_name: str = Field(default="voice-assistant", description="Agent created on first start.")
     default_persona: str = Field(
         default="I am a friendly voice assistant. I answer in one or two short spoken sentences.",
