@@ -6,6 +6,7 @@ run time: faster-whisper is always given a local folder.
 
 from __future__ import annotations
 
+import functools
 import threading
 from pathlib import Path
 
@@ -42,6 +43,7 @@ def window_frames(samples: int, pad_s: float) -> int:
     return min(FULL_WINDOW_FRAMES, frames + frames % 2)
 
 
+@functools.cache
 def _short_window_model(base: type) -> type:
     """faster-whisper's model whose encoder sees the utterance and some padding, not always 30 s.
 

@@ -13,12 +13,12 @@ from services.shared.compaction import context_usage
 from services.shared.letta import letta_client
 from services.shared.letta_agents import create_voice_agent
 from services.shared.settings import Settings
-from tests.helpers import eventually, worker_log_lines, worker_logs_tail
-from tests.stack.test_offline_memory import ask
+from tests.helpers import ask_letta, eventually, worker_log_lines, worker_logs_tail
 
 pytestmark = pytest.mark.stack
 WINDOW = 2048  # small, so that a few dozen turns fill it past LETTA_COMPACT_AT
 QUESTIONS = ("What is the capital of France?", "My name is Ada.", "What is two plus two?", "What colour is the sky?")
+TURN_S = 240.0  # a busy 2-core machine; a quiet one answers in about a second
 COMPACTION_S = 600.0  # the 0.5B model summarising ~1,200 tokens on a busy 2-core machine
 
 
@@ -34,7 +34,7 @@ def test_a_session_that_ends_over_the_threshold_compacts_its_conversation(stack:
         for turn in range(80):
             if before.share >= at:
                 break
-            ask(stack, agent.id, QUESTIONS[turn % len(QUESTIONS)])
+            ask_letta(stack, agent.id, QUESTIONS[turn % len(QUESTIONS)], TURN_S)
             before = context_usage(stack, agent.id)
         assert before.window == WINDOW and before.share >= at, before
 
@@ -62,6 +62,7 @@ def test_a_session_that_ends_over_the_threshold_compacts_its_conversation(stack:
         done = eventually(compacted_line, 120, interval=0.5, what="the compaction's log line")
         assert done["service"] == "compaction" and done["tokens_before"] >= before.current, done
         assert done["tokens_after"] == after.current, (done, after)
-        assert ask(stack, agent.id, "What is the capital of France?").strip(), "no answer after the compaction"
+        answer = ask_letta(stack, agent.id, "What is the capital of France?", TURN_S)
+        assert answer.strip(), "no answer after the compaction"
     finally:
         client.agents.delete(agent.id)
