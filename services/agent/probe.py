@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from livekit import api, rtc
+from livekit.agents.types import ATTRIBUTE_TRANSCRIPTION_SEGMENT_ID
 
 from services.agent.voice import NOT_FOUND, SORRY_EMPTY, SORRY_INTERRUPTED, SORRY_UNAVAILABLE, SWITCH_FAILED
 from services.shared.audio import rms, to_mono_int16
@@ -145,7 +146,10 @@ class Human:
     heard_frames: int = 0
     loud_times: list[float] = field(default_factory=list)  # monotonic time of each loud agent frame
     speech_ended_at: float | None = None  # monotonic time the last queued speech left the microphone
-    transcripts: list[tuple[str, str]] = field(default_factory=list)  # (sender identity, text)
+    # (sender identity, text), one entry per transcript segment: a segment's later stream (the final text after
+    # an interim one) replaces its text in place
+    transcripts: list[tuple[str, str]] = field(default_factory=list)
+    _segment_index: dict[tuple[str, str], int] = field(default_factory=dict)
     # every transcript stream as it opened: [monotonic time, sender identity, text (filled in once read)]
     segments: list[list[object]] = field(default_factory=list)
     _speech: list[bytes] = field(default_factory=list)
@@ -249,14 +253,25 @@ class Human:
         finally:
             await stream.aclose()
 
+    def _keep_transcript(self, sender: str, segment_id: str, text: str) -> None:
+        """Record ``text`` as the latest of its segment (livekit sends a user's segment again once final)."""
+        index = self._segment_index.get((sender, segment_id))
+        if index is None:
+            self._segment_index[(sender, segment_id)] = len(self.transcripts)
+            self.transcripts.append((sender, text))
+        else:
+            self.transcripts[index] = (sender, text)
+
     def _on_transcript(self, reader: rtc.TextStreamReader, sender: str) -> None:
         segment: list[object] = [time.monotonic(), sender, ""]
         self.segments.append(segment)
+
+        segment_id = (reader.info.attributes or {}).get(ATTRIBUTE_TRANSCRIPTION_SEGMENT_ID) or reader.info.stream_id
 
         async def read() -> None:
             text = await reader.read_all()
             segment[2] = text
             if text.strip():
-                self.transcripts.append((sender, text))
+                self._keep_transcript(sender, segment_id, text)
 
         self._tasks.append(asyncio.create_task(read()))

@@ -17,7 +17,7 @@ from services.recovery import metrics
 from services.recovery.actions import actions_handler
 from services.recovery.lease import lease_for
 from services.recovery.replay import ReplayGuard
-from services.recovery.sweep_queue import SweepQueue, run_targeted
+from services.recovery.sweep_queue import HEARTBEAT, SweepQueue, run_targeted
 from services.recovery.sweeper import Sweeper
 from services.recovery.webhook import trigger_for
 from services.shared.livekit import api_url, livekit_api
@@ -115,17 +115,14 @@ async def watch_worker(sweeper: Sweeper, stop: asyncio.Event, wake: asyncio.Even
             await asyncio.wait_for(stop.wait(), WORKER_POLL)
 
 
-async def watch_heartbeats(sweeper: Sweeper, stop: asyncio.Event) -> None:
-    """Every heartbeat interval, a targeted sweep of the rooms that have our agent: a dead agent (its worker
-    was killed) is found within AGENT_DEAD_AFTER + one interval and replaced at once, not at the next sweep."""
+async def watch_heartbeats(sweeper: Sweeper, queue: SweepQueue, stop: asyncio.Event) -> None:
+    """Every heartbeat interval, ask the targeted queue to sweep the rooms that have our agent: a dead agent (its
+    worker was killed) is found within AGENT_DEAD_AFTER + one interval and replaced at once, not at the next full
+    sweep. These asks share the webhooks' sweeps (one ListRooms for all the rooms due at a moment)."""
     interval = sweeper.settings.agent.heartbeat_interval
     while not stop.is_set():
-        rooms = sweeper.rooms_with_agents()
-        if rooms:
-            try:
-                await sweeper.sweep(rooms)
-            except Exception as error:  # the full sweep loop reports LiveKit being away; keep watching
-                log.debug("heartbeat sweep failed", extra={"error": repr(error)})
+        for room in sweeper.rooms_with_agents():
+            queue.ask(room, HEARTBEAT)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), interval)
 
@@ -157,7 +154,7 @@ async def serve(settings: Settings) -> None:
         tasks = [
             asyncio.create_task(sweeper.run_forever(stop, wake)),
             asyncio.create_task(watch_worker(sweeper, stop, wake)),
-            asyncio.create_task(watch_heartbeats(sweeper, stop)),
+            asyncio.create_task(watch_heartbeats(sweeper, app[TARGETED], stop)),
             asyncio.create_task(run_targeted(app[TARGETED], sweeper.sweep, stop)),
         ]
         await stop.wait()

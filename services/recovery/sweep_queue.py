@@ -1,4 +1,4 @@
-"""Targeted sweeps asked for by webhooks, coalesced: one sweep takes every room that is due.
+"""Targeted sweeps asked for by webhooks and the heartbeat watch, coalesced: one sweep takes every room due.
 
 Each webhook asks for its room to be swept now and again once the orphan wait has passed. Swept one by one,
 under load (ten sessions starting: hundreds of joins and leaves a minute) those sweeps queued behind the
@@ -24,6 +24,7 @@ from services.shared.logging import log_context
 
 log = logging.getLogger("lvs.recovery")
 MAX_ROOMS_PER_SWEEP = 50  # one ListRooms names at most this many rooms
+HEARTBEAT = "heartbeat"  # the routine check of a room with our agent: logged only when the sweep acted on it
 
 
 @dataclass(order=True)
@@ -69,7 +70,8 @@ class SweepQueue:
         while self._heap and self._heap[0].due <= now and len(reasons) < limit:
             ask = heapq.heappop(self._heap)
             waited = max(waited, now - ask.due)
-            reasons.setdefault(ask.room, ask.reason)
+            if reasons.get(ask.room, HEARTBEAT) == HEARTBEAT:  # a webhook's reason names the sweep, not routine
+                reasons[ask.room] = ask.reason
         return Batch(list(reasons), reasons, waited) if reasons else None
 
     async def wait_due(self) -> None:
@@ -96,6 +98,8 @@ async def run_targeted(queue: SweepQueue, sweep: Callable[[list[str]], Awaitable
             continue
         acted = Counter(action.room for action, _ in getattr(result, "done", ()))
         for room, reason in batch.reasons.items():
+            if reason == HEARTBEAT and not acted[room]:
+                continue
             with log_context(room=room):
                 log.info(
                     "targeted sweep",

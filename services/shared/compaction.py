@@ -26,6 +26,7 @@ from pathlib import Path
 import httpx
 from letta_client import APIError
 
+from services.shared.compaction_registry import registered
 from services.shared.letta import letta_client, letta_headers
 from services.shared.logging import configure_logging, log_context
 from services.shared.prompt_warmup import try_warm_prompt
@@ -132,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"agent_id: a Letta agent id starts with 'agent-' (got {args.agent_id!r})")
     configure_logging("compaction")
     settings = get_settings()
-    with log_context(letta_agent_id=args.agent_id):
+    with log_context(letta_agent_id=args.agent_id), registered(settings):
         fd = machine_lock(settings)
         try:
             print(compact(settings, args.agent_id, force=args.force), flush=True)

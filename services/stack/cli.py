@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 
+from services.shared import compaction_registry
 from services.shared.letta_agents import ModelNotFound, prepare_default_agent
 from services.shared.prompt_warmup import PromptWarming
 from services.shared.settings import Settings, load_settings_or_exit
@@ -231,6 +232,8 @@ def print_model_notice(settings: Settings) -> None:
 
 
 def cmd_down(settings: Settings) -> int:
+    if compactions := compaction_registry.stop_running(settings):
+        say(f"==> Stopped {compactions} compaction process(es) of the Letta agents' conversations")
     sup = Supervisor(settings)
     if not sup.running():
         say("The stack is not running.")

@@ -30,8 +30,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,12 +39,11 @@ import httpx
 from services.agent.probe import Human, espeak_wav, human_with_agent, until
 from services.agent.server import program_name
 from services.agent.voice import SORRY_EMPTY, SORRY_INTERRUPTED, SORRY_UNAVAILABLE
-from services.shared.letta import letta_client
-from services.shared.letta_agents import create_voice_agent
 from services.shared.rtc_exit import exit_process
 from services.shared.settings import Settings, get_settings
 from services.stack.supervisor import Supervisor
 from tests.bench.bench_voice import greeted, one_turn, stage_means, stage_sums
+from tests.bench.fresh_agents import fresh_letta_agents
 from tests.bench.report import Goal, Section, percentile
 from tests.bench.sampler import TreeSampler, Usage
 from tests.helpers import running_jobs, worker_metrics_text
@@ -201,27 +199,6 @@ def _lk_step(settings: Settings, lk: Path, step: Step) -> None:
     step.latencies = bucket_samples(before, _total_buckets(settings))
     if len(step.latencies) < step.sessions:
         step.unanswered = step.sessions - len(step.latencies)
-
-
-@contextlib.contextmanager
-def fresh_letta_agents(settings: Settings, count: int) -> Iterator[list[str]]:
-    """`count` new Letta voice agents like the default one (model, persona), without its history; deleted after.
-
-    Not the default agent: its history grows with every test and bench, and near the context window each
-    turn waits for Letta to summarise it through the model (over a minute with SmolLM2 on 2 cores).
-    """
-    client = letta_client(settings, timeout=60.0)
-    ids: list[str] = []
-    try:
-        for i in range(count):
-            name = f"bench-capacity-{i + 1}-{uuid.uuid4().hex[:6]}"
-            letta = settings.letta
-            ids.append(create_voice_agent(client, settings, name, letta.default_persona, letta.default_human).id)
-        yield ids
-    finally:
-        for agent_id in ids:
-            with contextlib.suppress(Exception):
-                client.agents.delete(agent_id)
 
 
 def run_step(settings: Settings, step: Step, client: str, roots: dict[str, list[int]]) -> Step:

@@ -18,7 +18,7 @@ from livekit import api, rtc
 from services.agent.probe import default_agent_id, dispatch, human_token
 from services.shared.livekit import livekit_api, room_metadata
 from services.shared.settings import Settings
-from tests.bench.bench_capacity import fresh_letta_agents
+from tests.bench.fresh_agents import fresh_letta_agents
 from tests.bench.report import Goal, Section, percentile, summary_ms
 from tests.chaos.loopback import addresses, client
 
@@ -131,7 +131,7 @@ async def _run_web(settings: Settings, letta_ids: list[str], rooms: int) -> tupl
 
 def web_sessions(settings: Settings, rooms: int, concurrency: int) -> tuple[list[SessionStart], int]:
     """One run with fresh assistants (deleted after)."""
-    with fresh_letta_agents(settings, concurrency) as letta_ids:
+    with fresh_letta_agents(settings, concurrency, "dispatch") as letta_ids:
         return asyncio.run(_run_web(settings, letta_ids, rooms))
 
 

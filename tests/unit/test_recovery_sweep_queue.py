@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import logging
+import types
 
 import pytest
 
-from services.recovery.sweep_queue import SweepQueue, run_targeted
+from services.recovery.sweep_queue import HEARTBEAT, SweepQueue, run_targeted
 
 pytestmark = pytest.mark.unit
 
@@ -89,3 +92,35 @@ def test_a_failed_sweep_does_not_end_the_loop() -> None:
         return calls
 
     assert asyncio.run(scenario()) == [["lvs-a"], ["lvs-next"]]
+
+
+def test_a_webhook_reason_names_a_sweep_shared_with_heartbeats() -> None:
+    queue = SweepQueue(clock=lambda: 0.0)
+    queue.ask("lvs-a", HEARTBEAT)
+    queue.ask("lvs-a", "participant_left: agent x")
+    queue.ask("lvs-b", HEARTBEAT)
+    batch = queue.take()
+    assert batch is not None
+    assert batch.reasons == {"lvs-a": "participant_left: agent x", "lvs-b": HEARTBEAT}
+
+
+def test_heartbeat_sweeps_are_logged_only_when_they_act(caplog: pytest.LogCaptureFixture) -> None:
+    @dataclasses.dataclass
+    class Action:
+        room: str
+
+    async def scenario() -> None:
+        queue, stop = SweepQueue(), asyncio.Event()
+
+        async def sweep(rooms: list[str]) -> object:
+            stop.set()
+            return types.SimpleNamespace(done=[(Action("lvs-dead"), "ok")])
+
+        for room in ("lvs-quiet", "lvs-dead"):
+            queue.ask(room, HEARTBEAT)
+        await asyncio.wait_for(run_targeted(queue, sweep, stop), 5)
+
+    with caplog.at_level(logging.INFO, logger="lvs.recovery"):
+        asyncio.run(scenario())
+    logged = [r for r in caplog.records if r.msg == "targeted sweep"]
+    assert [(r.__dict__["reason"], r.__dict__["actions"]) for r in logged] == [(HEARTBEAT, 1)]
