@@ -35,10 +35,6 @@ from services.shared.settings import Settings, get_settings
 log = logging.getLogger("lvs.compaction")
 COMPACT_TIMEOUT_S = 900.0  # the summary of a full 8k window through the 0.5B model on 2 busy cores
 LOCK_FILE = "compaction.lock"
-# What stays of the history: Letta's sliding window keeps the newest messages that fit in this share of the
-# window (its own default, 0.7, would leave a conversation compacted at 0.6 just under the threshold, to be
-# compacted again after the next session); the summary of the rest comes on top.
-KEEP_SHARE = 0.3
 
 
 @dataclass(frozen=True)
@@ -77,9 +73,10 @@ def compact(settings: Settings, letta_agent_id: str, *, force: bool = False) -> 
         return f"not needed ({before.current} of {before.window} tokens)"
     started = time.monotonic()
     client = letta_client(settings, timeout=COMPACT_TIMEOUT_S)
-    # Letta's field is the share to evict: it keeps the newest messages that fit in (1 - it) of the window.
+    # Letta's field is the share to evict: it keeps the newest messages that fit in (1 - it) of the window
+    # (its own default, 0.3 kept, would leave a conversation compacted at LETTA_COMPACT_AT near the threshold).
     result = client.agents.messages.compact(
-        letta_agent_id, compaction_settings={"sliding_window_percentage": 1 - KEEP_SHARE}
+        letta_agent_id, compaction_settings={"sliding_window_percentage": 1 - settings.letta.compact_keep}
     )
     after = context_usage(settings, letta_agent_id)
     warmed = try_warm_prompt(settings, letta_agent_id)

@@ -67,6 +67,14 @@ def check_dead_after(dead_after: float, heartbeat_interval: float) -> None:
         raise ValueError("AGENT_DEAD_AFTER must be at least twice AGENT_HEARTBEAT_INTERVAL")
 
 
+def check_compact_keep(keep: float, compact_at: float) -> None:
+    if compact_at > 0 and keep > compact_at - 0.1:
+        raise ValueError(
+            "LETTA_COMPACT_KEEP must be at least 0.1 under LETTA_COMPACT_AT (else a compacted conversation is due"
+            " for compaction again after its next session)"
+        )
+
+
 def check_networks(values: list[str]) -> list[str]:
     """Each item an IP address or network."""
     for item in values:

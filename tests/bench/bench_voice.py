@@ -7,6 +7,7 @@ Letta's first token and TTS first byte.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import tempfile
 from pathlib import Path
 
@@ -70,12 +71,19 @@ def stage_means(before: dict[str, tuple[float, float]], after: dict[str, tuple[f
     return means
 
 
-async def _voice_turns(settings: Settings, turns: int, sentence: str) -> tuple[list[float], dict[str, int]]:
-    """Turns in one room: end of the caller's speech -> first audible agent audio."""
+async def _voice_turns(
+    settings: Settings, turns: int, sentence: str, letta_id: str | None = None
+) -> tuple[list[float], dict[str, int]]:
+    """Turns in one room: end of the caller's speech -> first audible agent audio.
+
+    Through a fresh Letta agent unless ``letta_id`` names one (e.g. the default agent, to see what a long
+    history costs)."""
     samples: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         speech = espeak_wav(sentence, Path(tmp) / "turn.wav")
-    with fresh_letta_agents(settings, 1, "voice") as (letta_id,):
+    with contextlib.ExitStack() as agents:
+        if letta_id is None:
+            (letta_id,) = agents.enter_context(fresh_letta_agents(settings, 1, "voice"))
         # Read once, as the default agent's prompt is at `make up`: the turns measure a conversation, not the
         # first reading of a new agent's prompt.
         await asyncio.to_thread(warm_prompt, settings, letta_id)

@@ -16,10 +16,12 @@ from services.shared.settings import Settings
 from tests.helpers import ask_letta, eventually, worker_log_lines, worker_logs_tail
 
 pytestmark = pytest.mark.stack
-WINDOW = 2048  # small, so that a few dozen turns fill it past LETTA_COMPACT_AT
+# Small, so that a few dozen turns fill it past LETTA_COMPACT_AT, and big enough that LETTA_COMPACT_KEEP of it
+# holds the prompt and a few turns (the sliding window of production, not Letta's fall-back to a full summary).
+WINDOW = 6144
 QUESTIONS = ("What is the capital of France?", "My name is Ada.", "What is two plus two?", "What colour is the sky?")
 TURN_S = 240.0  # a busy 2-core machine; a quiet one answers in about a second
-COMPACTION_S = 600.0  # the 0.5B model summarising ~1,200 tokens on a busy 2-core machine
+COMPACTION_S = 600.0  # the 0.5B model summarising ~1,000 tokens on a busy 2-core machine
 
 
 def test_a_session_that_ends_over_the_threshold_compacts_its_conversation(stack: Settings) -> None:
@@ -31,7 +33,7 @@ def test_a_session_that_ends_over_the_threshold_compacts_its_conversation(stack:
     agent = create_voice_agent(client, small, f"lvs-test-compact-{uuid.uuid4().hex[:8]}", "A voice assistant.", "")
     try:
         before = context_usage(stack, agent.id)
-        for turn in range(80):
+        for turn in range(120):
             if before.share >= at:
                 break
             ask_letta(stack, agent.id, QUESTIONS[turn % len(QUESTIONS)], TURN_S)

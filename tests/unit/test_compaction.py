@@ -48,3 +48,9 @@ def test_the_command_names_a_bad_agent_id(capsys: pytest.CaptureFixture[str]) ->
         compaction.main(["voice-assistant"])
     assert exit_.value.code == 2
     assert "agent_id" in capsys.readouterr().err
+
+
+def test_the_kept_share_must_stay_under_the_threshold() -> None:
+    with pytest.raises(ValueError, match="LETTA_COMPACT_KEEP"):
+        LettaSettings(compact_at=0.3, compact_keep=0.25)
+    assert LettaSettings(compact_at=0, compact_keep=0.5).compact_keep == 0.5  # compaction off: no constraint
