@@ -20,7 +20,10 @@ from services.shared.settings import Settings, load_settings_or_exit
 async def _sweep_once(settings: Settings, dry_run: bool) -> int:
     async with livekit_api(settings) as lkapi:
         sweeper = Sweeper(settings, lkapi, dry_run=dry_run)
-        result = await sweeper.sweep()
+        try:
+            result = await sweeper.sweep()
+        finally:
+            await sweeper.close()
     now = time.time()
     mode = "dry run: nothing changed" if dry_run else "actions carried out"
     print(

@@ -147,6 +147,7 @@ class Sweeper:
         self.lease = lease or Lease(None, "local", 0.0)
         self.api_at = api_at or settings.livekit.http_url  # the node lkapi calls
         self.owned_clients: list[api.LiveKitAPI] = []  # made by fail_over: closed by close()
+        self._http: aiohttp.ClientSession | None = None  # the workers' health checks, one session: close()
 
     def ours(self, room: RoomView) -> bool:
         rs = self.settings.recovery
@@ -222,13 +223,19 @@ class Sweeper:
         self.worker_ready = ready
         return ready
 
-    @staticmethod
-    async def _probe(url: str) -> tuple[bool, int | None]:
+    def _health_http(self) -> aiohttp.ClientSession:
+        if self._http is None or self._http.closed:
+            # a fresh connection per check: a kept-alive one to a worker that restarted fails once, a false alarm
+            self._http = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=2), connector=aiohttp.TCPConnector(force_close=True)
+            )
+        return self._http
+
+    async def _probe(self, url: str) -> tuple[bool, int | None]:
         """(ready, free job slots) of a worker: ready when its /metrics says registered, or (any other URL) it
         answers 200; the free slots as its /metrics reports them (None: not said)."""
         try:
-            timeout = aiohttp.ClientTimeout(total=2)
-            async with aiohttp.ClientSession(timeout=timeout) as http, http.get(url) as resp:
+            async with self._health_http().get(url) as resp:
                 if resp.status != 200:
                     return False, None
                 if not url.endswith("/metrics"):
@@ -369,6 +376,9 @@ class Sweeper:
         for client in self.owned_clients:
             await client.aclose()
         self.owned_clients.clear()
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
 
     def pause(self) -> float:
         """Seconds until the next sweep: the interval, or less when a re-dispatch falls due sooner."""

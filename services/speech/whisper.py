@@ -12,10 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
+from services.shared.settings import SpeechSettings
+
 SAMPLE_RATE = 16000
 FRAMES_PER_SECOND = 100  # Whisper's log-mel frames (10 ms hop)
 FULL_WINDOW_FRAMES = 3000  # Whisper's 30-second window
-DEFAULT_WINDOW_PAD_S = 15.0
+DEFAULT_WINDOW_PAD_S: float = SpeechSettings.model_fields["whisper_window_pad"].default  # SPEECH_WHISPER_WINDOW_PAD
 WHISPER_BASE_DIR = "whisper-base-ct2"  # under STACK_CACHE_DIR/models, assembled by scripts/install-models.sh
 
 

@@ -50,7 +50,10 @@ async def sweep_bench(settings: Settings, rooms: int, repeats: int = 3) -> list[
             times = []
             for _ in range(repeats):
                 sweeper = Sweeper(bench, lk, dry_run=True)
-                result = await sweeper.sweep()
+                try:
+                    result = await sweeper.sweep()
+                finally:
+                    await sweeper.close()
                 ours = sum(1 for r in result.snapshot.rooms if r.name.startswith(prefix))
                 assert ours == rooms, f"the sweep saw {ours} of {rooms} rooms"
                 times.append(result.seconds)

@@ -86,6 +86,7 @@ async def sweeping(settings: Settings, clock: Callable[[], float] = time.time) -
         finally:
             stop.set()
             await asyncio.wait_for(task, 10)
+            await sweeper.close()
 
 
 async def sweeps_done(sweeper: Sweeper, count: int) -> None:

@@ -4,15 +4,18 @@ gets, the worker's node, and the recovery lease (its Redis protocol and what a s
 from __future__ import annotations
 
 import asyncio
+import socket
+import time
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import yaml
 from livekit import api
+from redis.exceptions import RedisError
 
 from services.agent.server import worker_api_url, worker_url
-from services.recovery.lease import Lease, RedisConnection, RedisError, encode_command, lease_for, read_reply
+from services.recovery.lease import Lease, lease_for, redis_client
 from services.recovery.sweeper import Sweeper
 from services.shared.livekit import room_metadata
 from services.shared.settings import Settings, shift_port
@@ -212,66 +215,32 @@ def test_csp_allows_every_node(cluster: Settings) -> None:
     assert "ws://127.0.0.1:7880" in csp and "ws://127.0.0.1:7980" in csp and "http://127.0.0.1:7980" in csp
 
 
-@pytest.mark.parametrize(
-    ("args", "wire"),
-    [
-        (("PING",), b"*1\r\n$4\r\nPING\r\n"),
-        (("AUTH", "pw"), b"*2\r\n$4\r\nAUTH\r\n$2\r\npw\r\n"),
-        (("EVAL", "x", 1, "k"), b"*4\r\n$4\r\nEVAL\r\n$1\r\nx\r\n$1\r\n1\r\n$1\r\nk\r\n"),
-        (("SET", "k", "é"), b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\n\xc3\xa9\r\n"),
-    ],
-)
-def test_encode_command(args: tuple[Any, ...], wire: bytes) -> None:
-    assert encode_command(*args) == wire
+def test_an_unreachable_redis_means_standby_at_once() -> None:
+    """No retries: the sidecar's loop is not held up, and it acts on nothing while unsure."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again before the lease connects: refused
+    lease = Lease(redis_client("127.0.0.1", port, None, timeout_s=0.5), "me", 15.0)
+    started = time.monotonic()
+    assert asyncio.run(lease.active()) is False
+    assert lease.role == "standby" and time.monotonic() - started < 2.0
 
 
-@pytest.mark.parametrize(
-    ("wire", "value"),
-    [
-        (b"+OK\r\n", "OK"),
-        (b":1\r\n", 1),
-        (b":0\r\n", 0),
-        (b"$5\r\nhello\r\n", "hello"),
-        (b"$-1\r\n", None),
-        (b"*2\r\n:1\r\n$1\r\na\r\n", [1, "a"]),
-        (b"*-1\r\n", None),
-    ],
-)
-def test_read_reply(wire: bytes, value: object) -> None:
-    async def read() -> object:
-        reader = asyncio.StreamReader()
-        reader.feed_data(wire)
-        return await read_reply(reader)
-
-    assert asyncio.run(read()) == value
-
-
-def test_read_reply_raises_redis_errors() -> None:
-    async def read() -> object:
-        reader = asyncio.StreamReader()
-        reader.feed_data(b"-NOAUTH Authentication required.\r\n")
-        return await read_reply(reader)
-
-    with pytest.raises(RedisError, match="NOAUTH"):
-        asyncio.run(read())
-
-
-class _Redis(RedisConnection):
+class _Redis:
     """Answers the lease script with scripted replies (an exception is raised)."""
 
     def __init__(self, replies: list[object]) -> None:
-        super().__init__("127.0.0.1", 9, None)
         self.replies = replies
         self.commands: list[tuple[Any, ...]] = []
 
-    async def command(self, *args: Any) -> object:
+    async def eval(self, *args: Any) -> object:
         self.commands.append(args)
         reply = self.replies.pop(0)
         if isinstance(reply, Exception):
             raise reply
         return reply
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         pass
 
 
@@ -286,7 +255,7 @@ class _Redis(RedisConnection):
 )
 def test_lease_roles(replies: list[object], roles: list[str]) -> None:
     redis = _Redis(list(replies))
-    lease = Lease(redis, "me", 15.0, held=False)
+    lease = Lease(redis, "me", 15.0, held=False)  # type: ignore[arg-type]
 
     async def run() -> list[str]:
         seen = []
@@ -296,7 +265,7 @@ def test_lease_roles(replies: list[object], roles: list[str]) -> None:
         return seen
 
     assert asyncio.run(run()) == roles
-    assert redis.commands[0][3:] == ("lvs:recovery:leader", "me", 15000)
+    assert redis.commands[0][2:] == ("lvs:recovery:leader", "me", 15000)
 
 
 def test_one_node_has_no_lease(single: Settings, cluster: Settings) -> None:
