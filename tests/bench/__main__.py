@@ -20,6 +20,7 @@ BENCHES: dict[str, tuple[str, str]] = {
     "dispatch": ("tests.bench.bench_dispatch", "bench_dispatch"),
     "browser": ("tests.browser.bench_connect", "bench_connect"),
     "voice": ("tests.bench.bench_voice", "bench_voice"),
+    "browser-voice": ("tests.browser.bench_voice_page", "bench_voice_page"),  # the same turns, heard at the page
     "letta": ("tests.bench.bench_letta", "bench_letta"),
     "memory": ("tests.bench.bench_memory", "bench_memory"),
     "stt": ("tests.bench.bench_stt", "bench_stt"),

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
 
 from services.shared.letta import letta_client
 from services.shared.livekit import livekit_api
@@ -52,25 +52,37 @@ def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--use-fake-ui-for-media-stream",
+)
+
+
 @pytest.fixture(scope="session")
-def browser(speech_wav: Path) -> Iterator[Browser]:
+def playwright() -> Iterator[Playwright]:
+    """One Playwright driver for the session (its sync API cannot be started twice at once)."""
     with sync_playwright() as pw:
-        launched = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-audio-capture={speech_wav}%noloop",
-                "--autoplay-policy=user-gesture-required",
-            ],
-        )
-        yield launched
-        launched.close()
+        yield pw
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright, speech_wav: Path) -> Iterator[Browser]:
+    """Chromium whose fake microphone plays ``speech_wav`` once, from the moment the page opens it."""
+    launched = playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        headless=True,
+        args=[
+            *CHROMIUM_ARGS,
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={speech_wav}%noloop",
+            "--autoplay-policy=user-gesture-required",
+        ],
+    )
+    yield launched
+    launched.close()
 
 
 class PageLog:
@@ -91,7 +103,14 @@ class PageLog:
 
 @pytest.fixture
 def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+    yield from page_of(browser, request)
+
+
+def page_of(browser: Browser, request: pytest.FixtureRequest, init_script: str | None = None) -> Iterator[Page]:
+    """A page in a new context of ``browser``; on a failed test, its screenshot and errors are kept."""
     context = browser.new_context(viewport={"width": 1100, "height": 900})
+    if init_script:
+        context.add_init_script(init_script)
     pg = context.new_page()
     pg.set_default_timeout(15_000)
     pg.page_log = PageLog(pg)  # type: ignore[attr-defined]
