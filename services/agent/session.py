@@ -18,6 +18,7 @@ from livekit.agents.voice.agent_session import SessionConnectOptions
 from services.agent import metrics
 from services.agent.background import in_daemon_thread
 from services.agent.brain import Lookup, lookup_agent
+from services.agent.link_announcer import LinkAnnouncer
 from services.agent.policy import MetadataError, parse_dispatch_metadata, parse_switch_request
 from services.agent.presence import HumanView, IdleTimer, choose_link
 from services.agent.providers import build_stt, build_tts, load_offline_models, plan_speech
@@ -115,7 +116,9 @@ class VoiceJob:
         self.session = build_session(settings, ctx.proc.userdata)
         self.idle = IdleTimer(settings.agent.idle_timeout, lambda: bool(self.humans()), self._leave_idle)
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._announced_sid = ""
+        self.link = LinkAnnouncer(
+            lambda sid: self.ctx.room.local_participant.set_attributes({LISTENING_TO_ATTRIBUTE: sid})
+        )
         self.switch_gate = Gate(SWITCH_INTERVAL_S)
         self.chat_gate = Gate(CHAT_INTERVAL_S)
         self.started = asyncio.Event()  # the voice session runs: a switch asked for earlier waits for it
@@ -176,10 +179,8 @@ class VoiceJob:
         """Tell the room whom the agent hears (an attribute on itself), when that changed."""
         linked = self.session.room_io.linked_participant
         sid = linked.sid if linked is not None else ""
-        if sid != self._announced_sid and self.ctx.room.isconnected():
-            self._announced_sid = sid
-            attributes = {LISTENING_TO_ATTRIBUTE: sid}
-            self._spawn(self.ctx.room.local_participant.set_attributes(attributes), "announce_link")
+        if self.link.want(sid) and self.ctx.room.isconnected():
+            self._spawn(self.link.run(), "announce_link")
 
     def _on_participant_connected(self, participant: rtc.RemoteParticipant) -> None:
         log.info("participant joined", extra={"participant": participant.identity, "sid": participant.sid})
