@@ -11,6 +11,7 @@ import pytest
 from livekit.protocol import agent as agent_pb
 
 from services.agent.probe import (
+    MIC_RATE,
     Human,
     create_room,
     default_agent_id,
@@ -132,7 +133,10 @@ def test_unknown_letta_agent_is_told_and_the_job_ends(stack: Settings) -> None:
 
 async def _reconnects(settings: Settings, tmp: Path, cycles: int) -> None:
     letta_id = default_agent_id(settings)
-    speech = espeak_wav("my name is Ada", tmp / "ada.wav")
+    # Half a second of silence first, as a person who has just reconnected: the agent's audio input moves to the
+    # new connection's track when it subscribes it, and words spoken at that instant lose their first syllable
+    # ("my name is Ada" -> "I may be made", seen once in 12 runs; a known gap, docs/agent.md).
+    speech = bytes(MIC_RATE) + espeak_wav("my name is Ada", tmp / "ada.wav")  # MIC_RATE bytes of int16 zeros: 0.5 s
     room = new_room_name(settings)
     identity = "human-reconnecting"
     async with livekit_api(settings) as lk:
