@@ -68,6 +68,7 @@ def check_dead_after(dead_after: float, heartbeat_interval: float) -> None:
 
 
 def check_compact_keep(keep: float, compact_at: float) -> None:
+    """A compaction must leave a conversation clearly under the share that starts the next one."""
     if compact_at > 0 and keep > compact_at - 0.1:
         raise ValueError(
             "LETTA_COMPACT_KEEP must be at least 0.1 under LETTA_COMPACT_AT (else a compacted conversation is due"

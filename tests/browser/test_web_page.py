@@ -80,6 +80,16 @@ def _wait_agent_connected(page: Page, settings: Settings) -> None:
         raise
 
 
+def connect_to(page: Page, settings: Settings, letta_agent_id: str) -> str | None:
+    """Open the page, pick the agent, Connect once the worker has room; the session's room once the agent is in."""
+    eventually(lambda: _worker_has_room(settings), JOIN_S, interval=1, what="the agent worker to have room")
+    page.goto(settings.web.base_url)
+    page.locator(f'#agent-list button[data-agent-id="{letta_agent_id}"]').click()
+    page.get_by_role("button", name="Connect", exact=True).click()
+    _wait_agent_connected(page, settings)
+    return page.locator("#session").get_attribute("data-room")
+
+
 def _disconnect_ends_session(page: Page, settings: Settings, room: str) -> None:
     page.get_by_role("button", name="Disconnect", exact=True).click()
     expect(page.locator("#status")).to_have_attribute("data-state", "idle")
@@ -197,12 +207,7 @@ def test_agent_already_in_the_room_before_the_page(stack: Settings, page: Page, 
 
 def test_conversation_through_the_page(stack: Settings, page: Page, letta_agent: dict[str, str]) -> None:
     """Pick the agent, Connect, get the agent's words in the transcript, type a message, get a reply."""
-    eventually(lambda: _worker_has_room(stack), JOIN_S, interval=1, what="the agent worker to have room")
-    page.goto(stack.web.base_url)
-    page.locator(f'#agent-list button[data-agent-id="{letta_agent["id"]}"]').click()
-    page.get_by_role("button", name="Connect", exact=True).click()
-    _wait_agent_connected(page, stack)
-    room = page.locator("#session").get_attribute("data-room")
+    room = connect_to(page, stack, letta_agent["id"])
     assert room and room.startswith(stack.recovery.room_prefix)
     timings = page.evaluate("window.lvs.timings")
     print(f"click Connect -> agent connected: {timings['agentConnected'] - timings['connectClick']:.0f} ms")
@@ -268,12 +273,7 @@ def test_switch_agent_during_a_session(stack: Settings, page: Page, letta_agent:
     target = next((a for a in agents if a["id"] != letta_agent["id"]), None)
     if target is None:
         pytest.skip("needs a second Letta agent")
-    eventually(lambda: _worker_has_room(stack), JOIN_S, interval=1, what="the agent worker to have room")
-    page.goto(stack.web.base_url)
-    page.locator(f'#agent-list button[data-agent-id="{letta_agent["id"]}"]').click()
-    page.get_by_role("button", name="Connect", exact=True).click()
-    _wait_agent_connected(page, stack)
-    room = page.locator("#session").get_attribute("data-room")
+    room = connect_to(page, stack, letta_agent["id"])
     assert room
     try:
         page.get_by_label("Switch to agent").select_option(target["id"])

@@ -20,8 +20,8 @@ from services.agent.probe import default_agent_id, espeak_wav
 from services.shared.settings import Settings
 from tests.browser.conftest import page_of
 from tests.browser.scripted_mic import SCRIPTED_MIC, heard_after_speech, scripted_mic_browser, speak
-from tests.browser.test_web_page import JOIN_S, REPLY_S, _delete_room, _wait_agent_connected, _worker_has_room
-from tests.helpers import eventually, log_tail
+from tests.browser.test_web_page import REPLY_S, _delete_room, connect_to
+from tests.helpers import log_tail
 
 pytestmark = [pytest.mark.browser]
 __all__ = ["scripted_mic_browser"]  # the fixture, imported for this module's tests
@@ -44,12 +44,7 @@ def mic_page(scripted_mic_browser: Browser, request: pytest.FixtureRequest) -> I
 
 def test_a_spoken_question_gets_a_spoken_answer(stack: Settings, mic_page: Page, question_wav: bytes) -> None:
     page = mic_page
-    eventually(lambda: _worker_has_room(stack), JOIN_S, interval=1, what="the agent worker to have room")
-    page.goto(stack.web.base_url)
-    page.locator(f'#agent-list button[data-agent-id="{default_agent_id(stack)}"]').click()
-    page.get_by_role("button", name="Connect", exact=True).click()
-    _wait_agent_connected(page, stack)
-    room = page.locator("#session").get_attribute("data-room")
+    room = connect_to(page, stack, default_agent_id(stack))
     try:
         agent_lines = page.locator("#transcript li[data-who=agent]")
         if stack.agent.greeting:
