@@ -16,17 +16,33 @@ import tempfile
 from pathlib import Path
 
 import httpx
+import psutil
 from playwright.sync_api import expect, sync_playwright
 
 from services.agent.probe import espeak_wav
 from services.shared.letta import letta_client
 from services.shared.prompt_warmup import warm_prompt
 from services.shared.settings import Settings, get_settings
+from tests.bench.bench_capacity import process_roots
 from tests.bench.bench_voice import SENTENCE
 from tests.bench.report import Goal, Section, percentile, summary_ms
+from tests.bench.sampler import TreeSampler, Usage
 from tests.browser.scripted_mic import SCRIPTED_MIC, heard_after_speech, launch, speak
 
 TURN_S = 60.0
+
+
+def chromium_roots() -> list[int]:
+    """Pids of the Chromium browsers this process launched (through Playwright's driver), each a tree's root."""
+
+    def is_chromium(proc: psutil.Process) -> bool:
+        try:
+            return "chrom" in proc.name()
+        except psutil.Error:
+            return False
+
+    found = [p for p in psutil.Process().children(recursive=True) if is_chromium(p)]
+    return [p.pid for p in found if not any(is_chromium(parent) for parent in p.parents())]
 
 
 def bench_voice_page(settings: Settings, turns: int = 20) -> Section:
@@ -41,6 +57,7 @@ def bench_voice_page(settings: Settings, turns: int = 20) -> Section:
         espeak_wav(SENTENCE, path)
         wav = path.read_bytes()
     samples: list[float] = []
+    usage: dict[str, Usage] = {}
     try:
         warm_prompt(settings, agent["id"])
         with sync_playwright() as pw:
@@ -53,12 +70,15 @@ def bench_voice_page(settings: Settings, turns: int = 20) -> Section:
             page.get_by_role("button", name="Connect", exact=True).click()
             expect(page.locator("#session")).to_have_attribute("data-agent", "connected", timeout=TURN_S * 1000)
             listening = page.locator('#agent-state[data-state="listening"]')
-            for turn in range(turns):
-                expect(listening).to_be_visible(timeout=TURN_S * 1000)  # the greeting or the last answer done
-                speak(page, wav)
-                samples.append(heard_after_speech(page, TURN_S))
-                print(f"  turn {turn + 1:2d}: {samples[-1] * 1000:6.0f} ms", flush=True)
-                expect(page.locator('#agent-state[data-state="speaking"]')).to_be_visible(timeout=TURN_S * 1000)
+            roots = {"chromium": chromium_roots(), **process_roots(settings)}
+            with TreeSampler(roots) as sampler:
+                for turn in range(turns):
+                    expect(listening).to_be_visible(timeout=TURN_S * 1000)  # the greeting or the last answer done
+                    speak(page, wav)
+                    samples.append(heard_after_speech(page, TURN_S))
+                    print(f"  turn {turn + 1:2d}: {samples[-1] * 1000:6.0f} ms", flush=True)
+                    expect(page.locator('#agent-state[data-state="speaking"]')).to_be_visible(timeout=TURN_S * 1000)
+            usage = {name: sampler.usage(name) for name in roots}
             page.get_by_role("button", name="Disconnect", exact=True).click()
             browser.close()
     finally:
@@ -69,6 +89,14 @@ def bench_voice_page(settings: Settings, turns: int = 20) -> Section:
     p50, p95 = percentile(samples, 50) * 1000, percentile(samples, 95) * 1000
     section.add("p50", f"{p50:.0f} ms", "<= 1200 ms", p50 <= 1200)
     section.add("p95", f"{p95:.0f} ms", "<= 2000 ms", p95 <= 2000)
+    section.add(
+        "CPU over the turns, % of one core (2 cores)",
+        ", ".join(f"{name} {use.cpu_mean:.0f}%" for name, use in usage.items()),
+    )
+    section.notes.append(
+        "CPU: chromium = the browser's process tree (the page, WebRTC, audio, the meters), agent = the agent"
+        " workers, stack = every supervised program (the agent workers included)"
+    )
     section.notes.append(
         f"models: STT {settings.agent.stt.value}, TTS {settings.agent.tts.value}, LLM {settings.llm.model_name}"
     )

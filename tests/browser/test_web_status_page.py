@@ -50,6 +50,26 @@ def anns_agent(stack: Settings, server: AuthServer) -> Iterator[dict[str, str]]:
     letta_client(stack).agents.delete(agent["id"])
 
 
+def _painted_height(page: Page, canvas_id: str) -> float:
+    """The share of a canvas's rows with any painted pixel: a flat meter line paints a few, bars many."""
+    return float(
+        page.evaluate(
+            """id => {
+              const canvas = document.getElementById(id);
+              const { data } = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
+              let rows = 0;
+              for (let y = 0; y < canvas.height; y += 1) {
+                for (let x = 0; x < canvas.width; x += 1) {
+                  if (data[(y * canvas.width + x) * 4 + 3] > 0) { rows += 1; break; }
+                }
+              }
+              return rows / canvas.height;
+            }""",
+            canvas_id,
+        )
+    )
+
+
 def _login(page: Page, base_url: str, who: tuple[str, str]) -> None:
     page.goto(base_url)
     page.get_by_label("Account", exact=True).fill(who[0])
@@ -162,9 +182,13 @@ def test_the_conversation_is_shown_state_by_state(stack: Settings, page: Page, l
             interval=0.1,
             what="the agent voice visualiser to move while the agent speaks",
         )
+        # The canvas itself shows it: bars taller than the flat line while the voice plays (the levels are read
+        # every frame, the bars drawn at most 30 times a second), and only the flat line once the agent is quiet.
+        eventually(lambda: _painted_height(page, "agent-viz") > 0.2, 30, interval=0.05, what="the agent's bars")
         page.screenshot(path=str(ARTIFACTS / "agent-state-speaking.png"))
         assert page.evaluate("window.lvs.visual.agentPeak") > 0.05
-        assert page.evaluate("window.lvs.visual.levels.agent") >= 0
+        expect(state).to_have_attribute("data-state", "listening", timeout=REPLY_S * 1000)
+        eventually(lambda: _painted_height(page, "agent-viz") < 0.1, 10, interval=0.1, what="a flat agent meter")
         assert page.page_log.csp_violations() == []  # type: ignore[attr-defined]
     finally:
         if room:

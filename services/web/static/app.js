@@ -355,8 +355,13 @@
 
   // ---------------------------------------------------------------- voice visualisers
   // One Web Audio AnalyserNode per track (livekit-client's createAudioAnalyser), drawn as bars on a canvas
-  // in one animation loop: the agent's voice and the microphone.
+  // in one animation loop: the agent's voice and the microphone. The levels are read every animation frame;
+  // the bars are redrawn at most 30 times a second, and a silent meter is drawn flat once and then left alone:
+  // software canvas drawing at 60 frames a second cost a tenth of a core on a small machine.
   const BARS = 24;
+  const DRAW_EVERY_MS = 1000 / 30;
+  const QUIET = 0.02; // bars below this height draw as a flat line
+  const barColours = new WeakMap();
 
   function startVisual(kind, track) {
     stopVisual(kind);
@@ -369,7 +374,9 @@
       console.warn(`no ${kind} visualiser`, err);
       return;
     }
-    state.visual[kind] = { ...analyser, bins: new Uint8Array(analyser.analyser.frequencyBinCount), track };
+    state.visual[kind] = {
+      ...analyser, bins: new Uint8Array(analyser.analyser.frequencyBinCount), track, flat: false, drawnAt: 0,
+    };
     if (!state.visual.frame) state.visual.frame = requestAnimationFrame(drawVisuals);
   }
 
@@ -394,7 +401,8 @@
     const ctx = canvas.getContext("2d");
     const { width, height } = canvas;
     ctx.clearRect(0, 0, width, height);
-    ctx.fillStyle = getComputedStyle(canvas).color;
+    if (!barColours.has(canvas)) barColours.set(canvas, getComputedStyle(canvas).color);
+    ctx.fillStyle = barColours.get(canvas);
     const slot = width / BARS;
     for (let i = 0; i < BARS; i += 1) {
       const h = Math.max(2, (heights ? heights[i] : 0) * (height - 4));
@@ -415,7 +423,16 @@
     return heights;
   }
 
-  function drawVisuals() {
+  // Redraws a meter when due: at most every DRAW_EVERY_MS, and a quiet one only once (flat).
+  function redrawMeter(visual, canvas, heights, now) {
+    const quiet = Math.max(...heights) < QUIET;
+    if ((quiet && visual.flat) || now - visual.drawnAt < DRAW_EVERY_MS) return;
+    drawBars(canvas, quiet ? null : heights);
+    visual.flat = quiet;
+    visual.drawnAt = now;
+  }
+
+  function drawVisuals(now) {
     state.visual.frame = 0;
     const micPub = state.room && state.room.localParticipant.getTrackPublication(LK.Track.Source.Microphone);
     for (const [kind, canvas] of [["agent", el.agentViz], ["mic", el.micViz]]) {
@@ -423,7 +440,7 @@
       if (!visual) continue;
       const muted = kind === "mic" && Boolean(micPub && micPub.isMuted);
       const heights = bandHeights(visual, muted);
-      drawBars(canvas, heights);
+      redrawMeter(visual, canvas, heights, now);
       const level = muted ? 0 : Math.min(1, visual.calculateVolume() * 4);
       state.visual.levels[kind] = level;
       if (kind === "mic") state.meterPeak = Math.max(state.meterPeak, level);
@@ -433,6 +450,11 @@
       }
     }
     if (state.visual.agent || state.visual.mic) state.visual.frame = requestAnimationFrame(drawVisuals);
+  }
+
+  // A resized canvas is blank: a quiet meter draws its flat line again on the next frame.
+  function redrawQuietMeters() {
+    for (const kind of ["agent", "mic"]) if (state.visual[kind]) state.visual[kind].flat = false;
   }
 
   function stopVisuals() {
@@ -670,6 +692,7 @@
     el.takeover.addEventListener("click", () => connect(true));
     el.loginForm.addEventListener("submit", login);
     el.logout.addEventListener("click", logout);
+    window.addEventListener("resize", redrawQuietMeters);
     window.addEventListener("pagehide", () => {
       if (state.session && state.room) {
         fetch(`/api/sessions/${encodeURIComponent(state.session.room)}`, { method: "DELETE", keepalive: true });
