@@ -19,14 +19,10 @@ from services.shared.letta import letta_client
 from services.shared.settings import Settings, get_settings
 from tests.bench.report import Section, percentile, summary_ms
 from tests.browser.conftest import CHROMIUM
+from tests.browser.sessions import worker_has_room
 from tests.helpers import eventually
 
 BENCH_AGENT = "bench-connect"
-
-
-def _worker_has_room(port: int) -> bool:
-    info = httpx.get(f"http://127.0.0.1:{port}/worker", timeout=5).json()
-    return float(info.get("worker_load", 0)) < 0.7
 
 
 def bench_connect(settings: Settings, runs: int = 20) -> Section:
@@ -54,7 +50,7 @@ def bench_connect(settings: Settings, runs: int = 20) -> Section:
             )  # fmt: skip
             page = browser.new_page()
             for run in range(runs):
-                eventually(lambda: _worker_has_room(settings.agent.port), 60, interval=0.5, what="worker capacity")
+                eventually(lambda: worker_has_room(settings), 60, interval=0.5, what="worker capacity")
                 page.goto(base)
                 page.locator(f'#agent-list button[data-agent-id="{agent["id"]}"]').click()
                 page.get_by_role("button", name="Connect", exact=True).click()

@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 
 from services.shared.letta import letta_client
 from services.shared.settings import Settings
-from tests.browser.test_web_page import JOIN_S, _delete_room, _wait_agent_connected, _worker_has_room
+from tests.browser.sessions import JOIN_S, delete_room, wait_agent_connected, worker_has_room
 from tests.helpers import eventually
 from tests.stack.web_server import AuthServer, auth_web_server
 
@@ -64,10 +64,10 @@ def test_login_then_connect_reload_and_logout(
     cookies = {c["name"]: c for c in page.context.cookies()}
     assert cookies["lvs_session"]["httpOnly"] and cookies["lvs_session"]["sameSite"] == "Strict"
 
-    eventually(lambda: _worker_has_room(stack), JOIN_S, interval=1, what="the agent worker to have room")
+    eventually(lambda: worker_has_room(stack), JOIN_S, interval=1, what="the agent worker to have room")
     page.locator(f'#agent-list button[data-agent-id="{owners_agent["id"]}"]').click()
     page.get_by_role("button", name="Connect", exact=True).click()
-    _wait_agent_connected(page, stack)
+    wait_agent_connected(page, stack)
     first_room = page.locator("#session").get_attribute("data-room")
     assert first_room
     rooms = [first_room]
@@ -80,7 +80,7 @@ def test_login_then_connect_reload_and_logout(
         expect(page.locator("#app")).to_be_visible()  # still logged in
         page.locator(f'#agent-list button[data-agent-id="{owners_agent["id"]}"]').click()
         page.get_by_role("button", name="Connect", exact=True).click()
-        _wait_agent_connected(page, stack)
+        wait_agent_connected(page, stack)
         assert page.locator("#status").get_attribute("data-state") != "error"
         rooms.append(page.locator("#session").get_attribute("data-room") or "")
 
@@ -91,4 +91,4 @@ def test_login_then_connect_reload_and_logout(
     finally:
         for room in rooms:
             if room:
-                _delete_room(stack, room)
+                delete_room(stack, room)

@@ -6,8 +6,6 @@ ParticipantConnected) and the agent already in the room (seen in room.remotePart
 
 from __future__ import annotations
 
-import contextlib
-import json
 from typing import Any
 
 import httpx
@@ -20,80 +18,27 @@ from services.shared.settings import Settings
 from services.web.policy import new_room_name
 from services.web.tokens import mint_token
 from tests.browser.conftest import ARTIFACTS, join_link, livekit_call
+from tests.browser.sessions import (
+    JOIN_S,
+    REPLY_S,
+    agent_in_room,
+    connect_to,
+    delete_room,
+    participants,
+    redispatch,
+    room_exists,
+    wait_agent_connected,
+    worker_has_room,
+)
 from tests.helpers import eventually, log_tail
 
 pytestmark = [pytest.mark.browser]
-
-JOIN_S = 90.0  # the agent worker may be busy with other rooms on a 2-core machine
-REPLY_S = 150.0
-
-
-def _participants(settings: Settings, room: str) -> list[api.ParticipantInfo]:
-    async def call(lk: api.LiveKitAPI) -> list[api.ParticipantInfo]:
-        return list((await lk.room.list_participants(api.ListParticipantsRequest(room=room))).participants)
-
-    return livekit_call(settings, call)
-
-
-def _agent_in_room(settings: Settings, room: str) -> bool:
-    return any(p.kind == api.ParticipantInfo.Kind.AGENT for p in _participants(settings, room))
-
-
-def _room_exists(settings: Settings, room: str) -> bool:
-    async def call(lk: api.LiveKitAPI) -> bool:
-        return bool((await lk.room.list_rooms(api.ListRoomsRequest(names=[room]))).rooms)
-
-    return livekit_call(settings, call)
-
-
-def _delete_room(settings: Settings, room: str) -> None:
-    async def call(lk: api.LiveKitAPI) -> None:
-        with contextlib.suppress(api.TwirpError):
-            await lk.room.delete_room(api.DeleteRoomRequest(room=room))
-
-    livekit_call(settings, call)
-
-
-def _worker_has_room(settings: Settings) -> bool:
-    """livekit-server only offers a job to a worker under its load threshold (0.7); a busy 2-core machine
-    can push our worker over it, and a dispatch made then is dropped, so start only when it has room."""
-    info = httpx.get(f"http://127.0.0.1:{settings.agent.port}/worker", timeout=5).json()
-    return float(info.get("worker_load", 0)) < 0.7
-
-
-def _redispatch(settings: Settings, room: str, letta_agent_id: str) -> None:
-    async def call(lk: api.LiveKitAPI) -> None:
-        await lk.agent_dispatch.create_dispatch(
-            api.CreateAgentDispatchRequest(
-                agent_name=settings.agent.name, room=room, metadata=json.dumps({"letta_agent_id": letta_agent_id})
-            )
-        )
-
-    livekit_call(settings, call)
-
-
-def _wait_agent_connected(page: Page, settings: Settings) -> None:
-    try:
-        expect(page.locator("#session")).to_have_attribute("data-agent", "connected", timeout=JOIN_S * 1000)
-    except AssertionError:
-        print(log_tail(settings, "agent"))
-        raise
-
-
-def connect_to(page: Page, settings: Settings, letta_agent_id: str) -> str | None:
-    """Open the page, pick the agent, Connect once the worker has room; the session's room once the agent is in."""
-    eventually(lambda: _worker_has_room(settings), JOIN_S, interval=1, what="the agent worker to have room")
-    page.goto(settings.web.base_url)
-    page.locator(f'#agent-list button[data-agent-id="{letta_agent_id}"]').click()
-    page.get_by_role("button", name="Connect", exact=True).click()
-    _wait_agent_connected(page, settings)
-    return page.locator("#session").get_attribute("data-room")
 
 
 def _disconnect_ends_session(page: Page, settings: Settings, room: str) -> None:
     page.get_by_role("button", name="Disconnect", exact=True).click()
     expect(page.locator("#status")).to_have_attribute("data-state", "idle")
-    eventually(lambda: not _room_exists(settings, room), 15, what=f"room {room} to be deleted")
+    eventually(lambda: not room_exists(settings, room), 15, what=f"room {room} to be deleted")
 
 
 def test_page_lists_agents_search_notice_keyboard_and_phone_width(
@@ -150,7 +95,7 @@ def test_agent_joins_after_the_page(stack: Settings, page: Page, letta_agent: di
         page.get_by_role("button", name="Connect", exact=True).click()
         expect(page.locator("#session")).to_have_attribute("data-agent", "waiting")
         expect(page.locator("#status")).to_have_attribute("data-state", "waiting")
-        assert not _agent_in_room(stack, room)
+        assert not agent_in_room(stack, room)
 
         async def dispatch(lk: api.LiveKitAPI) -> None:
             await lk.agent_dispatch.create_dispatch(
@@ -159,12 +104,12 @@ def test_agent_joins_after_the_page(stack: Settings, page: Page, letta_agent: di
                 )
             )
 
-        eventually(lambda: _worker_has_room(stack), JOIN_S, interval=1, what="the agent worker to have room")
+        eventually(lambda: worker_has_room(stack), JOIN_S, interval=1, what="the agent worker to have room")
         livekit_call(stack, dispatch)
-        _wait_agent_connected(page, stack)
+        wait_agent_connected(page, stack)
         assert page.evaluate("window.lvs.timings.detectedBy") == "event"
         # The agent leaving is shown (the recovery sidecar may send a new one a few seconds later).
-        agent = next(p for p in _participants(stack, room) if p.kind == api.ParticipantInfo.Kind.AGENT)
+        agent = next(p for p in participants(stack, room) if p.kind == api.ParticipantInfo.Kind.AGENT)
 
         async def remove(lk: api.LiveKitAPI) -> None:
             await lk.room.remove_participant(api.RoomParticipantIdentity(room=room, identity=agent.identity))
@@ -173,12 +118,12 @@ def test_agent_joins_after_the_page(stack: Settings, page: Page, letta_agent: di
         expect(page.locator("#session")).to_have_attribute("data-agent", "left")
         _disconnect_ends_session(page, stack, room)
     finally:
-        _delete_room(stack, room)
+        delete_room(stack, room)
 
 
 def test_agent_already_in_the_room_before_the_page(stack: Settings, page: Page, letta_agent: dict[str, str]) -> None:
     """The session (room + dispatch) comes from the web API; the page connects only once the agent is in."""
-    eventually(lambda: _worker_has_room(stack), JOIN_S, interval=1, what="the agent worker to be under its load limit")
+    eventually(lambda: worker_has_room(stack), JOIN_S, interval=1, what="the agent worker to be under its load limit")
     response = httpx.post(
         f"{stack.web.base_url}/api/sessions",
         json={"agent_id": letta_agent["id"], "identity": "browser-before", "takeover": True},
@@ -189,20 +134,20 @@ def test_agent_already_in_the_room_before_the_page(stack: Settings, page: Page, 
     room = session["room"]
     try:
         try:
-            eventually(lambda: _agent_in_room(stack, room), JOIN_S / 2, what="the agent to join the empty room")
+            eventually(lambda: agent_in_room(stack, room), JOIN_S / 2, what="the agent to join the empty room")
         except AssertionError:
             # The sidecar re-dispatches only when a person waits; here nobody is in the room yet.
             print("dispatch was dropped (worker busy?); dispatching again\n", log_tail(stack, "livekit", 10))
-            _redispatch(stack, room, letta_agent["id"])
-            eventually(lambda: _agent_in_room(stack, room), JOIN_S, what="the agent to join the empty room")
+            redispatch(stack, room, letta_agent["id"])
+            eventually(lambda: agent_in_room(stack, room), JOIN_S, what="the agent to join the empty room")
         page.goto(join_link(stack.web.base_url, session))
         assert "#join" not in page.url  # the token does not stay in the address bar
         page.get_by_role("button", name="Connect", exact=True).click()
-        _wait_agent_connected(page, stack)
+        wait_agent_connected(page, stack)
         assert page.evaluate("window.lvs.timings.detectedBy") == "list"
         _disconnect_ends_session(page, stack, room)
     finally:
-        _delete_room(stack, room)
+        delete_room(stack, room)
 
 
 def test_conversation_through_the_page(stack: Settings, page: Page, letta_agent: dict[str, str]) -> None:
@@ -237,12 +182,12 @@ def test_conversation_through_the_page(stack: Settings, page: Page, letta_agent:
         print(log_tail(stack, "agent"))
         raise
     finally:
-        _delete_room(stack, room)
+        delete_room(stack, room)
 
 
 def test_second_session_offers_takeover(stack: Settings, page: Page, letta_agent: dict[str, str]) -> None:
     """Another tab holds the agent's session: Connect says so (409) and "Take over" replaces it."""
-    eventually(lambda: _worker_has_room(stack), JOIN_S, interval=1, what="the agent worker to have room")
+    eventually(lambda: worker_has_room(stack), JOIN_S, interval=1, what="the agent worker to have room")
     other = httpx.post(
         f"{stack.web.base_url}/api/sessions", json={"agent_id": letta_agent["id"], "takeover": True}, timeout=30
     )
@@ -256,15 +201,15 @@ def test_second_session_offers_takeover(stack: Settings, page: Page, letta_agent
         expect(page.locator("#status")).to_have_attribute("data-state", "error")
         expect(page.locator("#status")).to_contain_text("already in a session")
         page.get_by_role("button", name="Take over that session", exact=True).click()
-        _wait_agent_connected(page, stack)
+        wait_agent_connected(page, stack)
         room = page.locator("#session").get_attribute("data-room")
         assert room and room != old_room
-        assert not _room_exists(stack, old_room)
+        assert not room_exists(stack, old_room)
         _disconnect_ends_session(page, stack, room)
     finally:
-        _delete_room(stack, old_room)
+        delete_room(stack, old_room)
         if room:
-            _delete_room(stack, room)
+            delete_room(stack, room)
 
 
 def test_switch_agent_during_a_session(stack: Settings, page: Page, letta_agent: dict[str, str]) -> None:
@@ -283,10 +228,10 @@ def test_switch_agent_during_a_session(stack: Settings, page: Page, letta_agent:
         )
 
         def agent_attribute() -> str:
-            agent = next(p for p in _participants(stack, room) if p.kind == api.ParticipantInfo.Kind.AGENT)
+            agent = next(p for p in participants(stack, room) if p.kind == api.ParticipantInfo.Kind.AGENT)
             return agent.attributes.get("lvs.letta_agent_id", "")
 
         assert agent_attribute() == target["id"]
         _disconnect_ends_session(page, stack, room)
     finally:
-        _delete_room(stack, room)
+        delete_room(stack, room)

@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, Page, expect
 from services.shared.letta import letta_client
 from services.shared.settings import Settings
 from tests.browser.conftest import ARTIFACTS, PageLog
-from tests.browser.test_web_page import JOIN_S, REPLY_S, _delete_room, _wait_agent_connected, _worker_has_room
+from tests.browser.sessions import JOIN_S, REPLY_S, delete_room, wait_agent_connected, worker_has_room
 from tests.helpers import eventually
 from tests.stack.web_server import AuthServer, auth_web_server
 
@@ -108,10 +108,10 @@ def test_status_page_lists_the_session_of_another_browser(
         expect(ann.locator("#denied")).to_contain_text("for admins")
         expect(ann.locator("#panels")).to_be_hidden()
         ann.goto(server.base_url)
-        eventually(lambda: _worker_has_room(stack), JOIN_S, interval=1, what="the agent worker to have room")
+        eventually(lambda: worker_has_room(stack), JOIN_S, interval=1, what="the agent worker to have room")
         ann.locator(f'#agent-list button[data-agent-id="{anns_agent["id"]}"]').click()
         ann.get_by_role("button", name="Connect", exact=True).click()
-        _wait_agent_connected(ann, stack)
+        wait_agent_connected(ann, stack)
         room = ann.locator("#session").get_attribute("data-room") or ""
         assert room
 
@@ -136,7 +136,7 @@ def test_status_page_lists_the_session_of_another_browser(
     finally:
         other.close()
         if room:
-            _delete_room(stack, room)
+            delete_room(stack, room)
 
 
 def test_the_conversation_is_shown_state_by_state(stack: Settings, page: Page, letta_agent: dict[str, str]) -> None:
@@ -155,10 +155,10 @@ def test_the_conversation_is_shown_state_by_state(stack: Settings, page: Page, l
     item.focus()
     page.keyboard.press("Enter")
     expect(item).to_have_attribute("aria-pressed", "true")
-    eventually(lambda: _worker_has_room(stack), JOIN_S, interval=1, what="the agent worker to have room")
+    eventually(lambda: worker_has_room(stack), JOIN_S, interval=1, what="the agent worker to have room")
     connect.focus()
     page.keyboard.press("Enter")
-    _wait_agent_connected(page, stack)
+    wait_agent_connected(page, stack)
     room = page.locator("#session").get_attribute("data-room") or ""
     state = page.locator("#agent-state")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -192,4 +192,4 @@ def test_the_conversation_is_shown_state_by_state(stack: Settings, page: Page, l
         assert page.page_log.csp_violations() == []  # type: ignore[attr-defined]
     finally:
         if room:
-            _delete_room(stack, room)
+            delete_room(stack, room)

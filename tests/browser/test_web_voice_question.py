@@ -20,7 +20,7 @@ from services.agent.probe import default_agent_id, espeak_wav
 from services.shared.settings import Settings
 from tests.browser.conftest import page_of
 from tests.browser.scripted_mic import SCRIPTED_MIC, heard_after_speech, scripted_mic_browser, speak
-from tests.browser.test_web_page import REPLY_S, _delete_room, connect_to
+from tests.browser.sessions import REPLY_S, connect_to, delete_room
 from tests.helpers import log_tail
 
 pytestmark = [pytest.mark.browser]
@@ -65,4 +65,4 @@ def test_a_spoken_question_gets_a_spoken_answer(stack: Settings, mic_page: Page,
         raise
     finally:
         if room:
-            _delete_room(stack, room)
+            delete_room(stack, room)
