@@ -69,11 +69,16 @@ def wait_agent_connected(page: Page, settings: Settings) -> None:
         raise
 
 
-def connect_to(page: Page, settings: Settings, letta_agent_id: str) -> str | None:
-    """Open the page, pick the agent, Connect once the worker has room; the session's room once the agent is in."""
+def connect_here(page: Page, settings: Settings, letta_agent_id: str) -> str | None:
+    """On the open page: pick the agent, Connect once the worker has room; the session's room once the agent is in."""
     eventually(lambda: worker_has_room(settings), JOIN_S, interval=1, what="the agent worker to have room")
-    page.goto(settings.web.base_url)
     page.locator(f'#agent-list button[data-agent-id="{letta_agent_id}"]').click()
     page.get_by_role("button", name="Connect", exact=True).click()
     wait_agent_connected(page, settings)
     return page.locator("#session").get_attribute("data-room")
+
+
+def connect_to(page: Page, settings: Settings, letta_agent_id: str) -> str | None:
+    """Open the stack's page and connect to the agent there (connect_here)."""
+    page.goto(settings.web.base_url)
+    return connect_here(page, settings, letta_agent_id)

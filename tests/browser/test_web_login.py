@@ -15,8 +15,7 @@ from playwright.sync_api import Page, expect
 
 from services.shared.letta import letta_client
 from services.shared.settings import Settings
-from tests.browser.sessions import JOIN_S, delete_room, wait_agent_connected, worker_has_room
-from tests.helpers import eventually
+from tests.browser.sessions import connect_here, delete_room, wait_agent_connected
 from tests.stack.web_server import AuthServer, auth_web_server
 
 pytestmark = [pytest.mark.browser]
@@ -64,11 +63,7 @@ def test_login_then_connect_reload_and_logout(
     cookies = {c["name"]: c for c in page.context.cookies()}
     assert cookies["lvs_session"]["httpOnly"] and cookies["lvs_session"]["sameSite"] == "Strict"
 
-    eventually(lambda: worker_has_room(stack), JOIN_S, interval=1, what="the agent worker to have room")
-    page.locator(f'#agent-list button[data-agent-id="{owners_agent["id"]}"]').click()
-    page.get_by_role("button", name="Connect", exact=True).click()
-    wait_agent_connected(page, stack)
-    first_room = page.locator("#session").get_attribute("data-room")
+    first_room = connect_here(page, stack, owners_agent["id"])
     assert first_room
     rooms = [first_room]
     try:

@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, Page, expect
 from services.shared.letta import letta_client
 from services.shared.settings import Settings
 from tests.browser.conftest import ARTIFACTS, PageLog
-from tests.browser.sessions import JOIN_S, REPLY_S, delete_room, wait_agent_connected, worker_has_room
+from tests.browser.sessions import JOIN_S, REPLY_S, connect_here, delete_room, wait_agent_connected, worker_has_room
 from tests.helpers import eventually
 from tests.stack.web_server import AuthServer, auth_web_server
 
@@ -108,11 +108,7 @@ def test_status_page_lists_the_session_of_another_browser(
         expect(ann.locator("#denied")).to_contain_text("for admins")
         expect(ann.locator("#panels")).to_be_hidden()
         ann.goto(server.base_url)
-        eventually(lambda: worker_has_room(stack), JOIN_S, interval=1, what="the agent worker to have room")
-        ann.locator(f'#agent-list button[data-agent-id="{anns_agent["id"]}"]').click()
-        ann.get_by_role("button", name="Connect", exact=True).click()
-        wait_agent_connected(ann, stack)
-        room = ann.locator("#session").get_attribute("data-room") or ""
+        room = connect_here(ann, stack, anns_agent["id"]) or ""
         assert room
 
         # The admin's page refreshes by itself and lists Ann's session: room, user, agent state, worker.
