@@ -53,7 +53,9 @@ trap stop_stack EXIT
 step "Stack, browser and chaos tests (real livekit-server, Letta, PostgreSQL, Chromium)"
 # The web API fuzz sends 10,000 requests in `make chaos` (about 3 min on 2 busy cores); here 2,000 (about 50 s).
 native_rc=0
-CHAOS_FUZZ_REQUESTS="${CHAOS_FUZZ_REQUESTS:-2000}" "$PY" -m pytest -m "not unit and not compose" "$ROOT/tests" "$@" \
+# --durations: the slowest tests are listed, so a CI run that grows past its budget shows where the time went
+CHAOS_FUZZ_REQUESTS="${CHAOS_FUZZ_REQUESTS:-2000}" "$PY" -m pytest -m "not unit and not compose" --durations=25 \
+  "$ROOT/tests" "$@" \
   || native_rc=$?
 
 # The compose stack listens on the same ports (the same .env): the native stack is stopped first, and the

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -120,6 +122,48 @@ def worker_names(settings: Settings) -> list[str]:
     from services.agent.server import program_name
 
     return [program_name(i) for i in range(settings.agent.workers)]
+
+
+@contextmanager
+def job_processes_paused(settings: Settings) -> Iterator[int]:
+    """Suspend (SIGSTOP) the job processes of every agent worker for the block; yields how many at its start.
+
+    The workers themselves keep answering LiveKit, so a room dispatched meanwhile is accepted and its job
+    waits in a paused process: the agent joins only once the block ends, deterministically late. A process a
+    worker starts during the block (its idle pool refilled) is paused within 50 ms, long before it could join."""
+    import psutil
+
+    from services.stack.supervisor import Supervisor
+
+    # every worker supervisord runs, whatever AGENT_WORKERS this process was given
+    running = Supervisor(settings).info().values()
+    workers = [psutil.Process(p.pid) for p in running if re.fullmatch(r"agent(-\d+)?", p.name) and p.pid]
+    paused: dict[int, psutil.Process] = {}
+
+    def pause_new() -> None:
+        for worker in workers:
+            with suppress(psutil.NoSuchProcess):  # a job process that ends while its tree is read
+                for child in worker.children(recursive=True):
+                    if child.pid not in paused:
+                        child.suspend()
+                        paused[child.pid] = child
+
+    def keep_pausing() -> None:
+        while not done.wait(0.05):
+            pause_new()
+
+    pause_new()
+    done = threading.Event()
+    watcher = threading.Thread(target=keep_pausing, daemon=True)
+    watcher.start()
+    try:
+        yield len(paused)
+    finally:
+        done.set()
+        watcher.join()
+        for proc in paused.values():
+            with suppress(psutil.NoSuchProcess):
+                proc.resume()
 
 
 def worker_log_lines(settings: Settings) -> list[str]:

@@ -17,7 +17,7 @@ from livekit.agents.voice.agent_session import SessionConnectOptions
 
 from services.agent import metrics
 from services.agent.background import in_daemon_thread
-from services.agent.brain import Lookup, lookup_agent
+from services.agent.brain import AgentLookup, Lookup, lookup_agent
 from services.agent.link_announcer import LinkAnnouncer
 from services.agent.policy import MetadataError, parse_dispatch_metadata, parse_switch_request
 from services.agent.presence import HumanView, IdleTimer, choose_link
@@ -331,11 +331,22 @@ class VoiceJob:
             close_on_disconnect=False, text_input=room_io.TextInputOptions(text_input_cb=self.on_text)
         )
 
-    async def run_not_found(self, reason: str) -> None:
-        """Join, tell the human the assistant cannot be found, and leave."""
+    async def join(self, agent: Agent) -> None:
+        """Start the voice session, which connects to the room (livekit-agents connects once its room I/O
+        runs). Started before the connection, the room I/O already listens when the page sends the audio it
+        recorded while waiting for us (LiveKit's pre-connect buffer): a question asked as the microphone
+        starts keeps its first words."""
+        self.watch_metrics()
+        try:
+            await self.session.start(agent=agent, room=self.ctx.room, room_options=self.room_options())
+        finally:  # in the room now, or never: either way another worker's job may take the room
+            release_room_claim(self.settings, self.ctx.job.room.name, self.ctx.job.id)
+        self.watch_heartbeat()
+
+    async def tell_not_found(self, reason: str) -> None:
+        """Tell the human the assistant cannot be found, and leave."""
         log.error("cannot serve this Letta agent, leaving", extra={"reason": reason})
         metrics.JOBS.labels(outcome="not_found").inc()
-        await self.session.start(agent=Agent(instructions="-"), room=self.ctx.room, room_options=self.room_options())
         try:
             await asyncio.wait_for(self.wait_for_listener(), self.settings.agent.idle_timeout)
             await self.session.say(NOT_FOUND, allow_interruptions=False).wait_for_playout()
@@ -343,15 +354,19 @@ class VoiceJob:
             log.info("nobody came to hear it")
         self.ctx.shutdown(reason=f"letta agent not found: {reason}")
 
-    async def run(self, letta_agent_id: str) -> None:
+    async def look_up(self, letta_agent_id: str) -> AgentLookup:
+        """Ask Letta for the agent; when it is there and the model is local, fill llama.cpp's prompt cache with
+        its prompt while the job joins and greets."""
+        found = await lookup_agent(self.settings, letta_agent_id)
+        if found.result is Lookup.FOUND and self.settings.llm.is_local:
+            warm = functools.partial(warm_prompt_for_job, self.settings, letta_agent_id)
+            self._spawn(in_daemon_thread(warm, "warm-prompt"), "warm_prompt")  # never holds the process at its end
+        return found
+
+    def serve(self, letta_agent_id: str) -> None:
+        """The Letta agent is known (or Letta is away and each turn says sorry): listen, greet, count."""
         self.letta_agents.append(letta_agent_id)
         self.ctx.add_shutdown_callback(self.compact_between_sessions)
-        self.watch_metrics()
-        await self.session.start(
-            agent=LettaVoiceAgent(self.settings, letta_agent_id),
-            room=self.ctx.room,
-            room_options=self.room_options(),
-        )
         self.started.set()
         self.watch_presence()
         metrics.JOBS.labels(outcome="started").inc()
@@ -380,7 +395,7 @@ def release_room_claim(settings: Settings, room: str, job_id: str) -> None:
 
 
 async def entrypoint(ctx: JobContext) -> None:
-    """Serve one room: validate the Letta agent, then run the voice session until the job ends."""
+    """Serve one room: join with the voice session while Letta is asked for the agent, then serve or leave."""
     settings = get_settings()
     bind_context(room=ctx.job.room.name, job=ctx.job.id)
     try:
@@ -389,28 +404,28 @@ async def entrypoint(ctx: JobContext) -> None:
     except MetadataError as exc:
         letta_agent_id, problem = None, str(exc)
     bind_context(letta_agent_id=letta_agent_id)
-    try:
-        await ctx.connect()
-    finally:  # in the room now, or never: either way another worker's job may take the room
-        release_room_claim(settings, ctx.job.room.name, ctx.job.id)
     job = VoiceJob(ctx, settings)
-    job.watch_heartbeat()
-    # The page may ask for a switch the moment our agent appears: listen before the Letta lookup, or
-    # LiveKit drops the message ("no callback attached"); it is carried out once the session runs.
+    # The page may ask for a switch the moment our agent appears: listen before connecting, or LiveKit drops
+    # the message ("no callback attached"); it is carried out once the session serves.
     job.watch_switch()
     if letta_agent_id is None:
-        await job.run_not_found(problem)
+        await job.join(Agent(instructions="-"))
+        await job.tell_not_found(problem)
         return
-    found = await lookup_agent(settings, letta_agent_id)
+    lookup = asyncio.create_task(job.look_up(letta_agent_id), name="lookup_agent")
+    try:
+        await job.join(LettaVoiceAgent(settings, letta_agent_id))
+        found = await lookup
+    finally:
+        lookup.cancel()  # a join that failed leaves no lookup behind
     if found.result is Lookup.MISSING:
-        await job.run_not_found(f"{letta_agent_id}: {found.detail}")
+        # deaf from here: no turn spoken meanwhile reaches the missing agent (swapping the agent instead
+        # would drain the speech queue the message below is said on)
+        job.session.input.set_audio_enabled(False)
+        await job.tell_not_found(f"{letta_agent_id}: {found.detail}")
         return
     if found.result is Lookup.UNAVAILABLE:
         # Letta may come back: keep the room, each turn says sorry until it does.
         metrics.FAULTS.labels(kind="letta_lookup").inc()
         log.error("Letta unavailable at job start; continuing", extra={"detail": found.detail})
-    elif settings.llm.is_local:
-        # Fill llama.cpp's prompt cache with this agent's prompt while the greeting plays.
-        warm = functools.partial(warm_prompt_for_job, settings, letta_agent_id)
-        job._spawn(in_daemon_thread(warm, "warm-prompt"), "warm_prompt")  # never holds the process at its end
-    await job.run(letta_agent_id)
+    job.serve(letta_agent_id)

@@ -32,8 +32,18 @@ SCRIPTED_MIC = """
     if (!constraints || !constraints.audio || constraints.video) {
       throw new DOMException("the scripted microphone has audio only", "NotAllowedError");
     }
-    const { dest } = ready();
-    return new MediaStream(dest.stream.getAudioTracks().map((track) => track.clone()));
+    const { ctx, dest } = ready();
+    await ctx.resume(); // a microphone sends (silent) audio from the moment it opens, not from the first word
+    // A stereo microphone (as many USB and laptop ones) that captures in mono when the page asks for it, as
+    // Chromium's capture does; a Web Audio track always says 2 channels, so its settings say what is captured.
+    const asked = constraints.audio.channelCount;
+    const channels = typeof asked === "number" ? asked : (asked && (asked.exact || asked.ideal)) || 2;
+    return new MediaStream(dest.stream.getAudioTracks().map((track) => {
+      const captured = track.clone();
+      const settings = captured.getSettings.bind(captured);
+      captured.getSettings = () => ({ ...settings(), channelCount: channels });
+      return captured;
+    }));
   };
   window.__testSpeak = async (wavBase64) => {
     const { ctx, dest } = ready();

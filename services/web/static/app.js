@@ -466,7 +466,16 @@
 
   // ---------------------------------------------------------------- session lifecycle
   function newRoom() {
-    const room = new LK.Room({ adaptiveStream: true, dynacast: true });
+    // preConnectBuffer: the microphone is recorded from the moment it starts until the agent listens, and the
+    // recording is sent to the agent (LiveKit's pre-connect buffer): words said before it joined are heard.
+    // channelCount 1: the agent reads a stereo recording as mono at half speed (livekit-agents 1.8), and speech
+    // is mono anyway, so a stereo microphone is captured in mono.
+    const room = new LK.Room({
+      adaptiveStream: true,
+      dynacast: true,
+      audioCaptureDefaults: { channelCount: 1 },
+      publishDefaults: { preConnectBuffer: true },
+    });
     room
       .on(LK.RoomEvent.ParticipantConnected, (participant) => agentJoined(participant, "event"))
       .on(LK.RoomEvent.ParticipantDisconnected, agentLeft)
@@ -541,10 +550,14 @@
     state.joinOffer = null;
     state.session = session;
     state.timings.sessionReady = performance.now();
+    // The microphone starts with the connection, not after it: from its first moment LiveKit records it until
+    // the agent listens, then sends the recording to the agent, so words said meanwhile are heard.
+    const microphone = startMicrophone(room);
     try {
       await room.connect(session.url, session.token);
     } catch (err) {
       cleanup();
+      microphone.finally(() => room.disconnect()); // the microphone's track stops with the room
       setStatus("error", `Could not reach the voice server (${err.message || err}).`);
       return;
     }
@@ -563,16 +576,23 @@
       }
     }, AGENT_WAIT_MS);
     checkParticipants(); // an agent that joined before us fires no ParticipantConnected
+    await microphone;
+    room.startAudio().catch(() => {});
+  }
+
+  async function startMicrophone(room) {
     try {
       await room.localParticipant.setMicrophoneEnabled(true);
-      el.mute.disabled = false;
-      const mic = room.localParticipant.getTrackPublication(LK.Track.Source.Microphone);
-      if (mic && mic.track) startVisual("mic", mic.track);
     } catch (err) {
+      if (state.room !== room) return;
       console.warn("microphone unavailable", err);
       addLine("system", `Microphone unavailable (${err.message || err}); you can type instead.`);
+      return;
     }
-    room.startAudio().catch(() => {});
+    if (state.room !== room) return;
+    el.mute.disabled = false;
+    const mic = room.localParticipant.getTrackPublication(LK.Track.Source.Microphone);
+    if (mic && mic.track) startVisual("mic", mic.track);
   }
 
   function cleanup() {
