@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import subprocess
 import xmlrpc.client
 from dataclasses import dataclass
@@ -27,16 +28,20 @@ class Supervisor:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.socket = settings.stack.run_dir / "supervisor.sock"
+        self._rpc: Any = self._connect()
+
+    def _connect(self) -> Any:
         transport = SupervisorTransport(None, None, serverurl=f"unix://{self.socket}")
-        self._rpc: Any = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
 
     def running(self) -> bool:
-        """True when supervisord answers on its socket."""
+        """True when supervisord answers on its socket (a socket file left by a supervisord that died is not)."""
         if not self.socket.exists():
             return False
         try:
             return self._rpc.supervisor.getState()["statename"] == "RUNNING"
-        except (OSError, xmlrpc.client.Fault):
+        except (OSError, http.client.HTTPException, xmlrpc.client.Fault):
+            self._rpc = self._connect()  # a refused connection leaves the old transport stuck in "Request-sent"
             return False
 
     def launch(self) -> None:
