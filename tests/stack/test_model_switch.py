@@ -22,7 +22,7 @@ from tests.helpers import add_env_lines, ask_letta, make_up
 from tests.scripted_llm import MODEL as SCRIPTED_MODEL
 from tests.scripted_llm import scripted_llm
 
-# Three or four model switches per test: each restarts llm, Letta, the workers and web (~1 min on a quiet
+# Three model switches: each restarts llm, Letta, the workers and web (~1 min on a quiet
 # 2-core machine, ~2.5 min at load 16), more than the suite's per-test hang limit.
 pytestmark = [pytest.mark.lifecycle, pytest.mark.timeout(900)]
 ALIAS = "qwen-alias"  # the default GGUF served under another name: a "bigger local GGUF" without a download
@@ -56,27 +56,23 @@ def served_models(settings: Settings) -> list[str]:
     return [m["id"] for m in models["data"]]
 
 
-def test_a_bigger_local_gguf_and_back(stack: Settings, env_file: Path) -> None:
+def test_a_bigger_local_gguf_then_an_openai_compatible_server_and_back(stack: Settings, env_file: Path) -> None:
+    """Default -> another local GGUF -> an OpenAI-compatible server -> default, each applied by `make up`. One
+    round trip covers both ways back: the last `make up` moves the provider home and revives the default model
+    that the first switch had Letta soft-delete."""
     local = stack.llm.local_base_url
     default = stack.llm.model_name
     original = env_file.read_text() if env_file.exists() else ""
-    up_and_answer(stack, default, local)
+    agent = default_agent(stack)
+    assert (agent.llm_config.model, agent.llm_config.model_endpoint.rstrip("/")) == (default, local)
 
     add_env_lines(env_file, f"LLM_GGUF_PATH={stack.stack.cache / 'models' / LOCAL_MODEL_FILE}", f"LLM_MODEL={ALIAS}")
     out, _ = up_and_answer(stack, ALIAS, local)
     assert "moved" in out and ALIAS in served_models(stack), out[-2000:]
 
-    env_file.write_text(original)
-    out, _ = up_and_answer(stack, default, local)
-    assert f"revived openai-proxy/{default}" in out, "the default model was not revived: " + out[-2000:]
-    assert served_models(stack) == [default]
-
-
-def test_an_openai_compatible_server_and_back(stack: Settings, env_file: Path) -> None:
-    local = stack.llm.local_base_url
-    original = env_file.read_text() if env_file.exists() else ""
     with scripted_llm() as (url, seen):
         before = pids(stack)
+        env_file.write_text(original)
         add_env_lines(env_file, f"OPENAI_BASE_URL={url}", "OPENAI_API_KEY=sk-scripted", f"LLM_MODEL={SCRIPTED_MODEL}")
         out, reply = up_and_answer(stack, SCRIPTED_MODEL, url)
         after = pids(stack)
@@ -91,6 +87,8 @@ def test_an_openai_compatible_server_and_back(stack: Settings, env_file: Path) -
 
         env_file.write_text(original)
         calls = len(seen)
-        out, _ = up_and_answer(stack, stack.llm.model_name, local)
+        out, _ = up_and_answer(stack, default, local)
         assert f"now at {local}" in out, out[-2000:]
+        assert f"revived openai-proxy/{default}" in out, "the default model was not revived: " + out[-2000:]
+        assert served_models(stack) == [default]
         assert len(seen) == calls, "back on the local model, Letta still called the scripted server"
