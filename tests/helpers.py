@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import subprocess
 import threading
 import time
@@ -133,11 +132,12 @@ def job_processes_paused(settings: Settings) -> Iterator[int]:
     worker starts during the block (its idle pool refilled) is paused within 50 ms, long before it could join."""
     import psutil
 
+    from services.agent.server import is_worker_program
     from services.stack.supervisor import Supervisor
 
     # every worker supervisord runs, whatever AGENT_WORKERS this process was given
     running = Supervisor(settings).info().values()
-    workers = [psutil.Process(p.pid) for p in running if re.fullmatch(r"agent(-\d+)?", p.name) and p.pid]
+    workers = [psutil.Process(p.pid) for p in running if is_worker_program(p.name) and p.pid]
     paused: dict[int, psutil.Process] = {}
 
     def pause_new() -> None:

@@ -6,6 +6,7 @@ import json
 import logging
 import math
 import os
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,11 @@ def agent_name(settings: Settings) -> str:
 def program_name(instance: int) -> str:
     """The supervisord program of worker ``instance``: agent, agent-2, agent-3 …"""
     return "agent" if instance == 0 else f"agent-{instance + 1}"
+
+
+def is_worker_program(name: str) -> bool:
+    """Whether supervisord program ``name`` is an agent worker (program_name of any instance)."""
+    return re.fullmatch(r"agent(-[2-9]|-[1-9]\d+)?", name) is not None
 
 
 def metrics_dir(settings: Settings) -> str:

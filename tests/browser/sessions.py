@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import httpx
 from livekit import api
@@ -11,7 +13,7 @@ from playwright.sync_api import Page, expect
 
 from services.shared.settings import Settings
 from tests.browser.conftest import livekit_call
-from tests.helpers import eventually, log_tail
+from tests.helpers import eventually, worker_logs_tail
 
 JOIN_S = 90.0  # the agent worker may be busy with other rooms on a 2-core machine
 REPLY_S = 150.0
@@ -65,7 +67,7 @@ def wait_agent_connected(page: Page, settings: Settings) -> None:
     try:
         expect(page.locator("#session")).to_have_attribute("data-agent", "connected", timeout=JOIN_S * 1000)
     except AssertionError:
-        print(log_tail(settings, "agent"))
+        print(worker_logs_tail(settings))
         raise
 
 
@@ -82,3 +84,24 @@ def connect_to(page: Page, settings: Settings, letta_agent_id: str) -> str | Non
     """Open the stack's page and connect to the agent there (connect_here)."""
     page.goto(settings.web.base_url)
     return connect_here(page, settings, letta_agent_id)
+
+
+@dataclass
+class TestRoom:
+    """The room a page test made, once it knows it (None until then)."""
+
+    name: str | None = None
+
+
+@contextlib.contextmanager
+def room_of_the_test(settings: Settings) -> Iterator[TestRoom]:
+    """The block's room is deleted at its end; a failure prints the workers' logs first (any worker may serve it)."""
+    room = TestRoom()
+    try:
+        yield room
+    except Exception:
+        print(worker_logs_tail(settings))
+        raise
+    finally:
+        if room.name:
+            delete_room(settings, room.name)

@@ -27,6 +27,7 @@ from tests.browser.sessions import (
     participants,
     redispatch,
     room_exists,
+    room_of_the_test,
     wait_agent_connected,
     worker_has_room,
 )
@@ -152,11 +153,11 @@ def test_agent_already_in_the_room_before_the_page(stack: Settings, page: Page, 
 
 def test_conversation_through_the_page(stack: Settings, page: Page, letta_agent: dict[str, str]) -> None:
     """Pick the agent, Connect, get the agent's words in the transcript, type a message, get a reply."""
-    room = connect_to(page, stack, letta_agent["id"])
-    assert room and room.startswith(stack.recovery.room_prefix)
-    timings = page.evaluate("window.lvs.timings")
-    print(f"click Connect -> agent connected: {timings['agentConnected'] - timings['connectClick']:.0f} ms")
-    try:
+    with room_of_the_test(stack) as session_room:
+        room = session_room.name = connect_to(page, stack, letta_agent["id"])
+        assert room and room.startswith(stack.recovery.room_prefix)
+        timings = page.evaluate("window.lvs.timings")
+        print(f"click Connect -> agent connected: {timings['agentConnected'] - timings['connectClick']:.0f} ms")
         expect(page.get_by_role("button", name="Mute microphone", exact=True)).to_be_enabled()
         # The level meter moved while the spoken WAV played into the fake microphone.
         eventually(lambda: page.evaluate("window.lvs.meterPeak") > 0.01, 15, what="the mic level meter to move")
@@ -178,11 +179,6 @@ def test_conversation_through_the_page(stack: Settings, page: Page, letta_agent:
         page.screenshot(path=str(ARTIFACTS / "web-connected-session.png"), full_page=True)
         assert page.page_log.csp_violations() == []  # type: ignore[attr-defined]
         _disconnect_ends_session(page, stack, room)
-    except Exception:
-        print(log_tail(stack, "agent"))
-        raise
-    finally:
-        delete_room(stack, room)
 
 
 def test_second_session_offers_takeover(stack: Settings, page: Page, letta_agent: dict[str, str]) -> None:
