@@ -30,8 +30,8 @@ def server_params(settings: Settings) -> xllamacpp.CommonParams:
     params.port = settings.llm.port
     params.n_ctx = settings.llm.context_window
     params.use_jinja = True
-    params.cpuparams.n_threads = settings.llm.threads
-    params.cpuparams_batch.n_threads = settings.llm.threads
+    params.cpuparams.n_threads = settings.llm.decode_threads  # generation, one token at a time
+    params.cpuparams_batch.n_threads = settings.llm.threads  # prompt processing, in batches
     params.sampling.temp = settings.llm.temperature
     params.sampling.penalty_repeat = 1.2
     params.n_predict = settings.llm.max_output_tokens

@@ -222,7 +222,13 @@ class LLMSettings(BaseSettings):
         default=None, description="Another local GGUF to serve instead of Qwen2.5-Coder-0.5B (set LLM_MODEL too)."
     )
     port: Port = Field(default=8090, description="Port of the local llama.cpp server.")
-    threads: int = Field(default=2, ge=1, description="CPU threads for the local model.")
+    threads: int = Field(default=2, ge=1, description="CPU threads for the local model reading a prompt.")
+    decode_threads: int = Field(
+        default=1,
+        ge=1,
+        description="CPU threads for the local model writing its answer, token by token (memory-bound: on"
+        " 2 cores a second thread writes no faster and takes the core the voice needs).",
+    )
     context_window: int = Field(default=8192, ge=512, description="Context window given to Letta.")
     max_output_tokens: int = Field(default=120, ge=16, description="Reply length cap.")
     temperature: float = Field(default=0.7, ge=0, le=2, description="Sampling temperature.")
