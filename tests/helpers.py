@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import threading
 import time
@@ -233,9 +234,17 @@ def only_first_worker(settings: Settings, restart_timeout: float = 120.0) -> Ite
                 eventually(lambda prog=prog: probe(prog.health), restart_timeout, what=f"{prog.name} healthy again")
 
 
-def make_up() -> subprocess.CompletedProcess[str]:
-    """`make up` (scripts/up.sh) on the project, its output captured."""
-    return subprocess.run(["bash", "scripts/up.sh"], cwd=ROOT, capture_output=True, text=True, check=False, timeout=600)
+def make_up(**environ: str) -> subprocess.CompletedProcess[str]:
+    """`make up` (scripts/up.sh) on the project, its output captured; ``environ`` added to its environment."""
+    return subprocess.run(
+        ["bash", "scripts/up.sh"],
+        cwd=ROOT,
+        env={**os.environ, **environ},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
 
 
 def add_env_lines(path: Path, *lines: str) -> None:

@@ -24,8 +24,14 @@ READS: dict[str, frozenset[str]] = {
     "embeddings": frozenset({"stack", "embeddings"}),
     "letta": frozenset({"stack", "letta", "postgres", "llm", "embeddings"}),
     "speech": frozenset({"stack", "speech"}),
-    "agent": frozenset({"stack", "agent", "livekit", "letta", "llm", "speech", "RECOVERY_ROOM_PREFIX"}),
-    "web": frozenset({"stack", "web", "livekit", "letta", "agent", "recovery", "llm", "deploy", "speech"}),
+    # WEB_SESSION_GRACE: a room switch waits as the page does (services/agent/switching.py)
+    "agent": frozenset(
+        {"stack", "agent", "livekit", "letta", "llm", "speech", "RECOVERY_ROOM_PREFIX", "WEB_SESSION_GRACE"}
+    ),
+    # embeddings: the web service makes new Letta agents with the embedding model's endpoint and size
+    "web": frozenset(
+        {"stack", "web", "livekit", "letta", "agent", "recovery", "llm", "deploy", "speech", "embeddings"}
+    ),
     "recovery": frozenset({"stack", "recovery", "livekit", "agent", "letta", "redis"}),  # redis: the lease
 }
 OUR_PYTHON_PROGRAMS = frozenset({"agent", "web", "recovery", "llm", "speech"})

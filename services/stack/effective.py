@@ -91,7 +91,19 @@ def _sections(settings: Settings) -> list[tuple[str, BaseSettings]]:
 
 
 def known_names(settings: Settings) -> set[str]:
-    return {env_name(type(sec), f) for _, sec in _sections(settings) for f in type(sec).model_fields}
+    return set(sections_by_name(settings))
+
+
+def sections_by_name(settings: Settings) -> dict[str, str]:
+    """{environment variable: the Settings attribute of its section} for every setting."""
+    return {env_name(type(sec), f): attr for attr, sec in _sections(settings) for f in type(sec).model_fields}
+
+
+def outside_settings(settings: Settings, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """``environ`` (default: this process's) without the variables that set a setting."""
+    environ = dict(os.environ) if environ is None else environ
+    known = known_names(settings)
+    return {k: v for k, v in environ.items() if k.upper() not in known}
 
 
 def effective_settings(

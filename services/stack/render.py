@@ -5,13 +5,17 @@ from __future__ import annotations
 import configparser
 import io
 import ipaddress
+import os
 import shlex
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from services.shared.settings import Settings, is_loopback
+from services.stack.applied import reads
+from services.stack.effective import sections_by_name
 from services.stack.programs import Program
 
 PRIVATE_UMASK = "077"
@@ -117,8 +121,28 @@ def _env_value(value: str) -> str:
     return '"' + value.replace("%", "%%").replace('"', '\\"') + '"'
 
 
-def supervisord_conf(settings: Settings, progs: list[Program]) -> str:
-    """supervisord.conf: one program per service, none started automatically (the runner orders them)."""
+def program_environment(settings: Settings, prog: Program, environ: Mapping[str, str]) -> dict[str, str]:
+    """A program's variables: the settings it reads that ``environ`` (that of `make up`) sets, then its own.
+
+    supervisord starts without the settings in its environment (Supervisor.launch), so these are the ones the
+    program sees, as they are at this `make up`. Only the settings it reads (applied.reads): a setting changed
+    in the environment restarts the programs that read it, as one changed in .env does.
+    """
+    sections = sections_by_name(settings)
+    env = {
+        name: value
+        for name, value in environ.items()
+        if name.upper() in sections and reads(prog.name, sections[name.upper()], name.upper())
+    }
+    return env | prog.env
+
+
+def supervisord_conf(settings: Settings, progs: list[Program], environ: Mapping[str, str] | None = None) -> str:
+    """supervisord.conf: one program per service, none started automatically (the runner orders them).
+
+    ``environ``: the environment whose settings reach the programs (default: this process's).
+    """
+    environ = os.environ if environ is None else environ
     s = settings.stack
     conf = configparser.RawConfigParser()
     conf["unix_http_server"] = {"file": str(s.run_dir / "supervisor.sock"), "chmod": "0700"}
@@ -153,8 +177,9 @@ def supervisord_conf(settings: Settings, progs: list[Program]) -> str:
             "stdout_logfile_backups": "2",
             "umask": PRIVATE_UMASK,
         }
-        if prog.env:
-            section["environment"] = ",".join(f"{k}={_env_value(v)}" for k, v in prog.env.items())
+        env = program_environment(settings, prog, environ)
+        if env:
+            section["environment"] = ",".join(f"{k}={_env_value(v)}" for k, v in sorted(env.items()))
         if prog.user:
             section["user"] = prog.user
         conf[f"program:{prog.name}"] = section

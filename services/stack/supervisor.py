@@ -11,6 +11,7 @@ from typing import Any
 from supervisor.xmlrpc import SupervisorTransport
 
 from services.shared.settings import Settings
+from services.stack.effective import outside_settings
 from services.stack.programs import venv_bin
 
 
@@ -45,9 +46,16 @@ class Supervisor:
             return False
 
     def launch(self) -> None:
-        """Start supervisord in the background with the rendered config."""
+        """Start supervisord in the background with the rendered config.
+
+        Without the environment's settings: each program gets the ones it reads from its `environment=` line
+        (render.program_environment), which every `make up` renders again, so a setting changed or unset in
+        the environment of a later `make up` reaches the programs it restarts (inherited from supervisord's
+        start, the value of the first `make up` would stay).
+        """
         conf = self.settings.stack.run_dir / "supervisord.conf"
-        subprocess.run([venv_bin(self.settings, "supervisord"), "-c", str(conf)], check=True)
+        command = [venv_bin(self.settings, "supervisord"), "-c", str(conf)]
+        subprocess.run(command, check=True, env=outside_settings(self.settings))
 
     def reload_config(self) -> list[str]:
         """Pick up a re-rendered config (added, changed or removed programs); the changed ones were stopped."""
