@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 from pathlib import Path
@@ -99,11 +100,18 @@ def sections_by_name(settings: Settings) -> dict[str, str]:
     return {env_name(type(sec), f): attr for attr, sec in _sections(settings) for f in type(sec).model_fields}
 
 
-def outside_settings(settings: Settings, environ: dict[str, str] | None = None) -> dict[str, str]:
+def settings_given(settings: Settings, environ: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+    """{variable as given: (its section, value)} for each variable of ``environ`` that sets a setting
+    (pydantic reads the names in either case)."""
+    sections = sections_by_name(settings)
+    return {k: (sections[k.upper()], v) for k, v in environ.items() if k.upper() in sections}
+
+
+def outside_settings(settings: Settings, environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """``environ`` (default: this process's) without the variables that set a setting."""
-    environ = dict(os.environ) if environ is None else environ
-    known = known_names(settings)
-    return {k: v for k, v in environ.items() if k.upper() not in known}
+    environ = os.environ if environ is None else environ
+    given = settings_given(settings, environ)
+    return {k: v for k, v in environ.items() if k not in given}
 
 
 def effective_settings(

@@ -15,7 +15,7 @@ import yaml
 
 from services.shared.settings import Settings, is_loopback
 from services.stack.applied import reads
-from services.stack.effective import sections_by_name
+from services.stack.effective import settings_given
 from services.stack.programs import Program
 
 PRIVATE_UMASK = "077"
@@ -121,19 +121,15 @@ def _env_value(value: str) -> str:
     return '"' + value.replace("%", "%%").replace('"', '\\"') + '"'
 
 
-def program_environment(settings: Settings, prog: Program, environ: Mapping[str, str]) -> dict[str, str]:
-    """A program's variables: the settings it reads that ``environ`` (that of `make up`) sets, then its own.
+def program_environment(prog: Program, given: dict[str, tuple[str, str]]) -> dict[str, str]:
+    """A program's variables: the settings it reads of those `make up`'s environment sets (``given``, from
+    effective.settings_given), then its own.
 
     supervisord starts without the settings in its environment (Supervisor.launch), so these are the ones the
     program sees, as they are at this `make up`. Only the settings it reads (applied.reads): a setting changed
     in the environment restarts the programs that read it, as one changed in .env does.
     """
-    sections = sections_by_name(settings)
-    env = {
-        name: value
-        for name, value in environ.items()
-        if name.upper() in sections and reads(prog.name, sections[name.upper()], name.upper())
-    }
+    env = {name: value for name, (section, value) in given.items() if reads(prog.name, section, name.upper())}
     return env | prog.env
 
 
@@ -142,7 +138,7 @@ def supervisord_conf(settings: Settings, progs: list[Program], environ: Mapping[
 
     ``environ``: the environment whose settings reach the programs (default: this process's).
     """
-    environ = os.environ if environ is None else environ
+    given = settings_given(settings, os.environ if environ is None else environ)
     s = settings.stack
     conf = configparser.RawConfigParser()
     conf["unix_http_server"] = {"file": str(s.run_dir / "supervisor.sock"), "chmod": "0700"}
@@ -177,7 +173,7 @@ def supervisord_conf(settings: Settings, progs: list[Program], environ: Mapping[
             "stdout_logfile_backups": "2",
             "umask": PRIVATE_UMASK,
         }
-        env = program_environment(settings, prog, environ)
+        env = program_environment(prog, given)
         if env:
             section["environment"] = ",".join(f"{k}={_env_value(v)}" for k, v in sorted(env.items()))
         if prog.user:

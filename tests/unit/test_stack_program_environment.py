@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import configparser
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -69,7 +68,7 @@ def test_a_setting_changed_in_the_environment_changes_only_the_programs_that_rea
 
 
 def test_supervisord_starts_without_the_settings_of_the_environment(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(supervisor_module.subprocess, "run", lambda *a, **kw: calls.append(kw))
